@@ -1,0 +1,1 @@
+"""The catalog: typed models, engines for SQLite/PostgreSQL, and Alembic migrations."""

@@ -1,0 +1,1 @@
+"""Durable jobs: pipelines of stages, a catalog-backed queue with fenced leases, workers."""

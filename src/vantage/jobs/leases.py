@@ -1,0 +1,450 @@
+"""The worker side of the job queue: claim with a lease, fenced stage writes, renewal, reaping.
+
+Every claim increments the job's fencing ``epoch``. Every later write by the claiming worker is
+an UPDATE guarded by ``id = :id AND epoch = :epoch AND state = 'running'`` in the same
+transaction as the rest of the write; when the guard matches no row the whole transaction rolls
+back with `LeaseLostError`, so a worker that lost its lease (it stalled, was partitioned, or its
+lease expired and another worker claimed the job) can never overwrite newer work.
+
+PostgreSQL claims with ``FOR UPDATE SKIP LOCKED`` so concurrent workers never wait on each
+other; SQLite claims inside ``BEGIN IMMEDIATE`` (see `vantage.catalog.db`), one writer at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, literal, select, update
+from sqlalchemy.sql import and_
+
+from vantage.catalog.db import write_tx
+from vantage.catalog.models import UTCDateTime, Worker, WorkerHeartbeat, utcnow
+from vantage.errors import LeaseLostError
+from vantage.jobs.queue import EVENTS, JOBS, STAGES, event_row
+from vantage.jobs.records import JobState, StageState
+
+WORKERS = Worker.__table__
+HEARTBEATS = WorkerHeartbeat.__table__
+
+
+@dataclass(frozen=True)
+class StageSlot:
+    """A stage of a claimed job as the worker sees it."""
+
+    position: int
+    name: str
+    weight: float
+    state: StageState
+    output: dict[str, Any] | None
+
+
+@dataclass
+class Claim:
+    """A job this worker holds under ``epoch`` until ``lease_expires_at``."""
+
+    job_id: str
+    pipeline: str
+    params: dict[str, Any]
+    epoch: int
+    attempt: int
+    max_attempts: int
+    owner: str
+    stages: list[StageSlot]
+    lease_expires_at: datetime
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def next_position(self) -> int | None:
+        """The first stage not yet succeeded (where this claim resumes), or None."""
+        for slot in self.stages:
+            if slot.state != StageState.SUCCEEDED:
+                return slot.position
+        return None
+
+    def job_progress(self, position: int, fraction: float) -> float:
+        """Weighted job progress in % when stage ``position`` is ``fraction`` done."""
+        total = sum(slot.weight for slot in self.stages) or 1.0
+        done = sum(slot.weight for slot in self.stages if slot.position < position)
+        current = self.stages[position].weight * min(max(fraction, 0.0), 1.0)
+        return round(100.0 * (done + current) / total, 3)
+
+
+class JobLeases:
+    """Claims jobs and writes their progress under the fencing epoch."""
+
+    def __init__(self, engine: Engine, *, lease_ttl_s: float) -> None:
+        self.engine = engine
+        self.lease_ttl = timedelta(seconds=lease_ttl_s)
+        self._skip_locked = engine.dialect.name == "postgresql"
+
+    def claim(self, owner: str, pipelines: Collection[str] | None = None) -> Claim | None:
+        """Claim the most urgent due job and start its first unfinished stage; None if idle."""
+        now = utcnow()
+        expires = now + self.lease_ttl
+        due = (
+            select(JOBS.c.id)
+            .where(JOBS.c.state == JobState.QUEUED, JOBS.c.run_after <= now)
+            .order_by(JOBS.c.priority.desc(), JOBS.c.id)
+            .limit(1)
+        )
+        if pipelines is not None:
+            due = due.where(JOBS.c.pipeline.in_(list(pipelines)))
+        if self._skip_locked:
+            due = due.with_for_update(skip_locked=True)
+        resume_stage = (
+            select(STAGES.c.name)
+            .where(STAGES.c.job_id == JOBS.c.id, STAGES.c.state != StageState.SUCCEEDED)
+            .order_by(STAGES.c.position)
+            .limit(1)
+            .scalar_subquery()
+        )
+        with write_tx(self.engine) as conn:
+            row = conn.execute(
+                update(JOBS)
+                .where(JOBS.c.id == due.scalar_subquery())
+                .values(
+                    state=JobState.RUNNING,
+                    lease_owner=owner,
+                    lease_expires_at=expires,
+                    epoch=JOBS.c.epoch + 1,
+                    attempts=JOBS.c.attempts + 1,
+                    current_stage=resume_stage,
+                    started_at=_coalesce(JOBS.c.started_at, now),
+                    updated_at=now,
+                )
+                .returning(
+                    JOBS.c.id, JOBS.c.pipeline, JOBS.c.params, JOBS.c.epoch,
+                    JOBS.c.attempts, JOBS.c.max_attempts, JOBS.c.progress,
+                )
+            ).first()
+            if row is None:
+                return None
+            stage_rows = conn.execute(
+                select(
+                    STAGES.c.position, STAGES.c.name, STAGES.c.weight, STAGES.c.state,
+                    STAGES.c.output,
+                )
+                .where(STAGES.c.job_id == row.id)
+                .order_by(STAGES.c.position)
+            ).all()
+            claim = Claim(
+                job_id=row.id,
+                pipeline=row.pipeline,
+                params=row.params,
+                epoch=row.epoch,
+                attempt=row.attempts,
+                max_attempts=row.max_attempts,
+                owner=owner,
+                stages=[
+                    StageSlot(s.position, s.name, s.weight, StageState(s.state), s.output)
+                    for s in stage_rows
+                ],
+                lease_expires_at=expires,
+                outputs={s.name: s.output or {} for s in stage_rows if s.state == "succeeded"},
+            )
+            events = [
+                event_row(
+                    claim.job_id, "claimed", JobState.RUNNING, at=now, progress=row.progress,
+                    message=f"attempt {claim.attempt}", epoch=claim.epoch, worker_id=owner,
+                )
+            ]
+            position = claim.next_position
+            if position is not None:
+                events.append(self._start_stage(conn, claim, position, now, row.progress))
+            conn.execute(insert(EVENTS), events)
+        return claim
+
+    def _start_stage(
+        self, conn: Connection, claim: Claim, position: int, now: datetime, progress: float
+    ) -> dict[str, Any]:
+        conn.execute(
+            update(STAGES)
+            .where(STAGES.c.job_id == claim.job_id, STAGES.c.position == position)
+            .values(
+                state=StageState.RUNNING,
+                progress=0.0,
+                error=None,
+                executions=STAGES.c.executions + 1,
+                epoch=claim.epoch,
+                started_at=now,
+                finished_at=None,
+            )
+        )
+        name = claim.stages[position].name
+        return event_row(
+            claim.job_id, "stage_started", JobState.RUNNING, at=now, progress=progress,
+            stage=name, message=name, epoch=claim.epoch, worker_id=claim.owner,
+        )
+
+    def _fence(self, conn: Connection, claim: Claim, now: datetime, **values: Any) -> bool:
+        """Guarded job update; returns cancel_requested. Raises LeaseLostError if fenced off."""
+        expires = now + self.lease_ttl
+        row = conn.execute(
+            update(JOBS)
+            .where(
+                JOBS.c.id == claim.job_id,
+                JOBS.c.epoch == claim.epoch,
+                JOBS.c.state == JobState.RUNNING,
+            )
+            .values({"updated_at": now, "lease_expires_at": expires, **values})
+            .returning(JOBS.c.cancel_requested)
+        ).first()
+        if row is None:
+            raise LeaseLostError(
+                f"job {claim.job_id}: epoch {claim.epoch} no longer holds the lease",
+                job_id=claim.job_id,
+                epoch=claim.epoch,
+            )
+        if "state" not in values:
+            claim.lease_expires_at = expires
+        return bool(row.cancel_requested)
+
+    def report_progress(self, claim: Claim, position: int, fraction: float, message: str) -> bool:
+        """Record a running stage's progress (renews the lease); returns cancel_requested."""
+        now = utcnow()
+        progress = claim.job_progress(position, fraction)
+        stage = claim.stages[position].name
+        with write_tx(self.engine) as conn:
+            cancel = self._fence(conn, claim, now, progress=progress, message=message)
+            conn.execute(
+                update(STAGES)
+                .where(STAGES.c.job_id == claim.job_id, STAGES.c.position == position)
+                .values(progress=min(max(fraction, 0.0), 1.0))
+            )
+            conn.execute(
+                insert(EVENTS).values(
+                    event_row(
+                        claim.job_id, "progress", JobState.RUNNING, at=now, progress=progress,
+                        stage=stage, message=message, epoch=claim.epoch, worker_id=claim.owner,
+                    )
+                )
+            )
+        return cancel
+
+    def finish_stage(self, claim: Claim, position: int, output: dict[str, Any]) -> int | None:
+        """Store a stage's output; start the next stage or finish the job. Returns the next.
+
+        Raises:
+            LeaseLostError: another claim owns the job now; nothing was written.
+        """
+        now = utcnow()
+        slot = claim.stages[position]
+        following = position + 1 if position + 1 < len(claim.stages) else None
+        progress = claim.job_progress(position, 1.0)
+        events = [
+            event_row(
+                claim.job_id, "stage_succeeded", JobState.RUNNING, at=now, progress=progress,
+                stage=slot.name, message=f"{slot.name} done", epoch=claim.epoch,
+                worker_id=claim.owner,
+            )
+        ]
+        with write_tx(self.engine) as conn:
+            if following is None:
+                self._fence(
+                    conn, claim, now, state=JobState.SUCCEEDED, progress=100.0,
+                    message="succeeded", current_stage=None, lease_owner=None,
+                    lease_expires_at=None, finished_at=now,
+                )
+                events.append(
+                    event_row(
+                        claim.job_id, "succeeded", JobState.SUCCEEDED, at=now, progress=100.0,
+                        message="succeeded", epoch=claim.epoch, worker_id=claim.owner,
+                    )
+                )
+            else:
+                self._fence(
+                    conn, claim, now, progress=progress, current_stage=claim.stages[following].name,
+                    message=f"{slot.name} done",
+                )
+            conn.execute(
+                update(STAGES)
+                .where(STAGES.c.job_id == claim.job_id, STAGES.c.position == position)
+                .values(
+                    state=StageState.SUCCEEDED, progress=1.0, output=output, finished_at=now
+                )
+            )
+            if following is not None:
+                events.append(self._start_stage(conn, claim, following, now, progress))
+            conn.execute(insert(EVENTS), events)
+        claim.outputs[slot.name] = output
+        claim.stages[position] = StageSlot(
+            slot.position, slot.name, slot.weight, StageState.SUCCEEDED, output
+        )
+        return following
+
+    def fail_stage(
+        self, claim: Claim, position: int, error: str, retry_in_s: float | None
+    ) -> JobState:
+        """Record a failed stage: queue the job again after ``retry_in_s`` or fail it for good."""
+        now = utcnow()
+        slot = claim.stages[position]
+        retry = retry_in_s is not None and claim.attempt < claim.max_attempts
+        with write_tx(self.engine) as conn:
+            if retry:
+                assert retry_in_s is not None
+                state = JobState.QUEUED
+                message = f"{slot.name} failed (attempt {claim.attempt}); retrying in {retry_in_s:.1f} s"
+                self._fence(
+                    conn, claim, now, state=state, run_after=now + timedelta(seconds=retry_in_s),
+                    lease_owner=None, lease_expires_at=None, message=message, error=error,
+                )
+            else:
+                state = JobState.FAILED
+                message = f"{slot.name} failed: {error}"
+                self._fence(
+                    conn, claim, now, state=state, lease_owner=None, lease_expires_at=None,
+                    message=message, error=error, finished_at=now,
+                )
+            conn.execute(
+                update(STAGES)
+                .where(STAGES.c.job_id == claim.job_id, STAGES.c.position == position)
+                .values(state=StageState.FAILED, error=error, finished_at=now)
+            )
+            conn.execute(
+                insert(EVENTS).values(
+                    event_row(
+                        claim.job_id, "retry_scheduled" if retry else "failed", state, at=now,
+                        progress=claim.job_progress(position, 0.0), stage=slot.name,
+                        message=message, epoch=claim.epoch, worker_id=claim.owner,
+                    )
+                )
+            )
+        return state
+
+    def cancel_stage(self, claim: Claim, position: int) -> None:
+        """Record that a running job stopped because it was cancelled."""
+        now = utcnow()
+        slot = claim.stages[position]
+        with write_tx(self.engine) as conn:
+            self._fence(
+                conn, claim, now, state=JobState.CANCELLED, lease_owner=None,
+                lease_expires_at=None, message="cancelled", finished_at=now,
+            )
+            conn.execute(
+                update(STAGES)
+                .where(STAGES.c.job_id == claim.job_id, STAGES.c.position == position)
+                .values(state=StageState.CANCELLED, finished_at=now)
+            )
+            conn.execute(
+                insert(EVENTS).values(
+                    event_row(
+                        claim.job_id, "cancelled", JobState.CANCELLED, at=now,
+                        progress=claim.job_progress(position, 0.0), stage=slot.name,
+                        message="cancelled", epoch=claim.epoch, worker_id=claim.owner,
+                    )
+                )
+            )
+
+    def renew(self, claim: Claim) -> bool:
+        """Extend the lease; False when the claim was lost (fenced off)."""
+        now = utcnow()
+        try:
+            with write_tx(self.engine) as conn:
+                self._fence(conn, claim, now)
+        except LeaseLostError:
+            return False
+        return True
+
+    def reap(self) -> list[tuple[str, JobState]]:
+        """Return running jobs whose lease expired to the queue (or fail them when out of
+        attempts). Returns the reaped job ids and their new states."""
+        now = utcnow()
+        expired = and_(JOBS.c.state == JobState.RUNNING, JOBS.c.lease_expires_at < now)
+        with write_tx(self.engine) as conn:
+            query = select(
+                JOBS.c.id, JOBS.c.attempts, JOBS.c.max_attempts, JOBS.c.epoch, JOBS.c.progress,
+                JOBS.c.lease_owner,
+            ).where(expired)
+            if self._skip_locked:
+                query = query.with_for_update(skip_locked=True)
+            rows = conn.execute(query).all()
+            reaped: list[tuple[str, JobState]] = []
+            events = []
+            for row in rows:
+                out_of_attempts = row.attempts >= row.max_attempts
+                state = JobState.FAILED if out_of_attempts else JobState.QUEUED
+                message = (
+                    f"lease of {row.lease_owner} expired"
+                    + (f" after {row.attempts} attempts" if out_of_attempts else "; requeued")
+                )
+                values: dict[str, Any] = {
+                    "state": state, "lease_owner": None, "lease_expires_at": None,
+                    "run_after": now, "updated_at": now, "message": message,
+                }
+                if out_of_attempts:
+                    values.update(error=message, finished_at=now)
+                conn.execute(
+                    update(JOBS).where(JOBS.c.id == row.id, JOBS.c.epoch == row.epoch).values(values)
+                )
+                conn.execute(
+                    update(STAGES)
+                    .where(STAGES.c.job_id == row.id, STAGES.c.state == StageState.RUNNING)
+                    .values(state=StageState.PENDING if not out_of_attempts else StageState.FAILED)
+                )
+                events.append(
+                    event_row(
+                        row.id, "lease_expired", state, at=now, progress=row.progress,
+                        message=message, epoch=row.epoch, worker_id=row.lease_owner,
+                    )
+                )
+                reaped.append((row.id, state))
+            if events:
+                conn.execute(insert(EVENTS), events)
+        return reaped
+
+    def heartbeat(
+        self,
+        worker_id: str,
+        *,
+        kind: str,
+        hostname: str,
+        pid: int,
+        state: str,
+        jobs_done: int,
+        current_job_id: str | None,
+        started_at: datetime,
+        history_keep: int,
+    ) -> None:
+        """Record that a worker is alive (latest row + bounded history)."""
+        now = utcnow()
+        values = {
+            "state": state, "last_heartbeat_at": now, "jobs_done": jobs_done,
+            "current_job_id": current_job_id,
+        }
+        with write_tx(self.engine) as conn:
+            updated = conn.execute(
+                update(WORKERS).where(WORKERS.c.id == worker_id).values(values)
+            ).rowcount
+            if not updated:
+                conn.execute(
+                    insert(WORKERS).values(
+                        id=worker_id, kind=kind, hostname=hostname, pid=pid,
+                        started_at=started_at, **values,
+                    )
+                )
+            conn.execute(
+                insert(HEARTBEATS).values(
+                    worker_id=worker_id, at=now, state=state, jobs_done=jobs_done,
+                    current_job_id=current_job_id,
+                )
+            )
+            oldest_kept = (
+                select(HEARTBEATS.c.id)
+                .where(HEARTBEATS.c.worker_id == worker_id)
+                .order_by(HEARTBEATS.c.id.desc())
+                .offset(history_keep)
+                .limit(1)
+                .scalar_subquery()
+            )
+            conn.execute(
+                delete(HEARTBEATS).where(
+                    HEARTBEATS.c.worker_id == worker_id, HEARTBEATS.c.id <= oldest_kept
+                )
+            )
+
+
+def _coalesce(column: Any, default: datetime) -> Any:
+    return func.coalesce(column, literal(default, UTCDateTime()))
