@@ -159,6 +159,20 @@ class ServiceUnavailableError(VantageError):
     code = "unavailable"
 
 
+class CatalogOutdatedError(ServiceUnavailableError):
+    """The catalog's schema is older than this version of Vantage."""
+
+    code = "catalog-outdated"
+
+
+class JobFailedError(VantageError):
+    """The job failed."""
+
+    http_status = 500
+    exit_code = 1
+    code = "job-failed"
+
+
 class StageFailedError(VantageError):
     """A pipeline stage failed."""
 

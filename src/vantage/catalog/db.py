@@ -38,8 +38,10 @@ def create_catalog_engine(
     if backend == "sqlite":
         return _sqlite_engine(url, parsed.database, busy_timeout_s, echo)
     if backend == "postgresql":
+        # No pre-ping: it costs a round trip per transaction on the job hot path. A connection
+        # that died raises, SQLAlchemy invalidates the pool, and callers retry.
         return create_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+            url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, echo=echo
         )
     raise ConfigError(f"unsupported database {backend!r}: use sqlite or postgresql", field="db.url")
 

@@ -14,6 +14,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from vantage.errors import CatalogOutdatedError
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
@@ -46,3 +48,23 @@ def alembic_config_for_scripts() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
+
+
+def ensure_current(engine: Engine, *, auto_upgrade: bool) -> None:
+    """Make sure the catalog is at the newest revision, upgrading it when allowed.
+
+    Raises:
+        CatalogOutdatedError: the catalog is behind and ``auto_upgrade`` is False.
+    """
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return
+    if auto_upgrade:
+        upgrade(engine)
+        return
+    raise CatalogOutdatedError(
+        f"catalog is at revision {current or 'none'} but this Vantage needs {head}: "
+        "run `vantage db upgrade`",
+        revision=current,
+        needed=head,
+    )

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -100,8 +101,9 @@ class Job(Base):
     finished_at: Mapped[datetime | None]
 
     __table_args__ = (
-        # The claim query: queued jobs in priority then age order, due now.
-        Index("ix_jobs_claim", "state", "priority", "run_after", "created_at"),
+        # The claim query walks queued jobs in (priority DESC, id) order and stops at the first
+        # due, unlocked one; the index yields that order, so no sort over the whole queue.
+        Index("ix_jobs_claim", "state", text("priority DESC"), "id"),
         Index("ix_jobs_lease", "state", "lease_expires_at"),
     )
 

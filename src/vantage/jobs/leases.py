@@ -154,7 +154,7 @@ class JobLeases:
             position = claim.next_position
             if position is not None:
                 events.append(self._start_stage(conn, claim, position, now, row.progress))
-            conn.execute(insert(EVENTS), events)
+            conn.execute(insert(EVENTS).values(events))
         return claim
 
     def _start_stage(
@@ -268,7 +268,7 @@ class JobLeases:
             )
             if following is not None:
                 events.append(self._start_stage(conn, claim, following, now, progress))
-            conn.execute(insert(EVENTS), events)
+            conn.execute(insert(EVENTS).values(events))
         claim.outputs[slot.name] = output
         claim.stages[position] = StageSlot(
             slot.position, slot.name, slot.weight, StageState.SUCCEEDED, output
@@ -392,7 +392,7 @@ class JobLeases:
                 )
                 reaped.append((row.id, state))
             if events:
-                conn.execute(insert(EVENTS), events)
+                conn.execute(insert(EVENTS).values(events))
         return reaped
 
     def heartbeat(

@@ -1,0 +1,32 @@
+# Vantage: `make demo` and `make test` set everything up themselves on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test lint bench services clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	PYTHON=$(PYTHON) scripts/setup.sh
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/vantage demo
+
+test: setup services lint
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench: setup services
+	$(BIN)/python bench/jobs_throughput.py
+
+services:
+	scripts/ensure-services.sh
+
+clean:
+	rm -rf $(VENV) .demo .vantage .mypy_cache .ruff_cache .pytest_cache

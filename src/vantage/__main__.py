@@ -1,0 +1,5 @@
+"""``python -m vantage``: the command line."""
+
+from vantage.cli import main
+
+main()

@@ -1,0 +1,100 @@
+"""Local worker processes: N spawned processes, each a `JobWorker`, supervised and restarted.
+
+Processes are spawned (not forked) so each opens its own database connections and nothing the
+parent holds leaks into them. A worker that dies is restarted by the supervisor thread; the job
+it held is reaped once its lease expires and resumes at its unfinished stage elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.context
+import multiprocessing.synchronize
+import signal
+import threading
+from typing import Any
+
+from vantage.config import Settings
+
+log = logging.getLogger(__name__)
+
+#: How often the supervisor checks that every worker process is alive.
+SUPERVISE_INTERVAL_S = 1.0
+
+
+def worker_process_main(
+    settings_data: dict[str, Any], stop: multiprocessing.synchronize.Event, worker_id: str | None
+) -> None:
+    """Entry point of one worker process: run jobs until ``stop`` is set."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    from vantage.catalog.db import engine_from_settings
+    from vantage.jobs.worker import JobWorker
+    from vantage.observe.logs import configure_logging
+
+    settings = Settings(**settings_data)
+    configure_logging(settings.log.level, settings.log.json_format)
+    engine = engine_from_settings(settings)
+    try:
+        JobWorker(engine, settings, worker_id=worker_id).run(stop)
+    finally:
+        engine.dispose()
+
+
+class LocalExecutor:
+    """Runs ``concurrency`` worker processes on this machine."""
+
+    def __init__(self, settings: Settings, concurrency: int) -> None:
+        self.settings = settings
+        self.concurrency = concurrency
+        self._context: multiprocessing.context.SpawnContext = multiprocessing.get_context("spawn")
+        self._stop = self._context.Event()
+        self._processes: list[multiprocessing.context.SpawnProcess] = []
+        self._supervisor: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def _spawn(self) -> multiprocessing.context.SpawnProcess:
+        process = self._context.Process(
+            target=worker_process_main,
+            args=(self.settings.model_dump(mode="json"), self._stop, None),
+            name="vantage-worker",
+            daemon=False,
+        )
+        process.start()
+        return process
+
+    def start(self) -> None:
+        """Start the worker processes and their supervisor."""
+        self._processes = [self._spawn() for _ in range(self.concurrency)]
+        self._supervisor = threading.Thread(target=self._supervise, daemon=True)
+        self._supervisor.start()
+        log.info("started %d worker processes", self.concurrency)
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(SUPERVISE_INTERVAL_S):
+            for index, process in enumerate(self._processes):
+                if not process.is_alive() and not self._stopping.is_set():
+                    log.warning("worker pid %s exited (%s); restarting", process.pid, process.exitcode)
+                    self._processes[index] = self._spawn()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Let each worker finish its current job, then stop; terminate stragglers."""
+        self._stopping.set()
+        self._stop.set()
+        for process in self._processes:
+            process.join(timeout_s)
+        for process in self._processes:
+            if process.is_alive():
+                log.warning("worker pid %s did not stop in %.0f s; terminating", process.pid, timeout_s)
+                process.kill()
+                process.join(5)
+
+    def alive(self) -> int:
+        """How many worker processes are running."""
+        return sum(process.is_alive() for process in self._processes)
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the workers (for tests and diagnostics)."""
+        return [process.pid for process in self._processes if process.pid is not None]
