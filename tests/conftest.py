@@ -21,7 +21,9 @@ from vantage.catalog.db import create_catalog_engine
 from vantage.catalog.migrate import upgrade
 from vantage.config import Settings, load_settings
 
-PG_ADMIN_DSN = os.environ.get("VANTAGE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_DSN = os.environ.get(
+    "VANTAGE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 PG_TEMPLATE = f"vantage_tpl_{os.getpid()}"
 
 #: Small intervals so lease expiry, retries and polling happen within a test.

@@ -45,7 +45,9 @@ class DbSettings(_Section):
         description="SQLAlchemy URL of the catalog; empty means SQLite at DATA_DIR/vantage.db. "
         "PostgreSQL: postgresql+psycopg://user@host:5432/db",
     )
-    pool_size: int = Field(5, ge=1, le=100, description="Connections kept per process (PostgreSQL).")
+    pool_size: int = Field(
+        5, ge=1, le=100, description="Connections kept per process (PostgreSQL)."
+    )
     sqlite_busy_timeout_s: float = Field(
         60.0, gt=0, description="How long a SQLite writer waits for the write lock."
     )
@@ -148,18 +150,18 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         Path(".vantage"), description="Folder for the SQLite catalog, local blobs and metrics."
     )
-    db: DbSettings = Field(default_factory=DbSettings, description=DbSettings.__doc__)  # type: ignore[arg-type]
+    db: DbSettings = Field(default_factory=DbSettings, description=DbSettings.__doc__)
     storage: StorageSettings = Field(
-        default_factory=StorageSettings,  # type: ignore[arg-type]
+        default_factory=StorageSettings,
         description=StorageSettings.__doc__,
     )
-    jobs: JobsSettings = Field(default_factory=JobsSettings, description=JobsSettings.__doc__)  # type: ignore[arg-type]
+    jobs: JobsSettings = Field(default_factory=JobsSettings, description=JobsSettings.__doc__)
     worker: WorkerSettings = Field(
-        default_factory=WorkerSettings,  # type: ignore[arg-type]
+        default_factory=WorkerSettings,
         description=WorkerSettings.__doc__,
     )
-    api: ApiSettings = Field(default_factory=ApiSettings, description=ApiSettings.__doc__)  # type: ignore[arg-type]
-    log: LogSettings = Field(default_factory=LogSettings, description=LogSettings.__doc__)  # type: ignore[arg-type]
+    api: ApiSettings = Field(default_factory=ApiSettings, description=ApiSettings.__doc__)
+    log: LogSettings = Field(default_factory=LogSettings, description=LogSettings.__doc__)
 
     @classmethod
     def settings_customise_sources(

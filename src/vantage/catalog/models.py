@@ -82,7 +82,7 @@ class Job(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     state: Mapped[str] = mapped_column(String(16))
     priority: Mapped[int] = mapped_column(Integer, default=0)
-    dedupe_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(255))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer)
     run_after: Mapped[datetime]
@@ -100,11 +100,33 @@ class Job(Base):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
 
+    # Partial indexes hold only the few rows that are queued or running, so finishing a job
+    # adds no entry to them, and updates that change no indexed column (progress, lease
+    # renewals) stay heap-only on PostgreSQL.
     __table_args__ = (
-        # The claim query walks queued jobs in (priority DESC, id) order and stops at the first
-        # due, unlocked one; the index yields that order, so no sort over the whole queue.
-        Index("ix_jobs_claim", "state", text("priority DESC"), "id"),
-        Index("ix_jobs_lease", "state", "lease_expires_at"),
+        # The claim walks queued jobs in (priority DESC, id) order and stops at the first due,
+        # unlocked one: no sort over the queue.
+        Index(
+            "ix_jobs_queued",
+            text("priority DESC"),
+            "id",
+            postgresql_where=text("state = 'queued'"),
+            sqlite_where=text("state = 'queued'"),
+        ),
+        # The reaper looks only at running jobs.
+        Index(
+            "ix_jobs_running",
+            "id",
+            postgresql_where=text("state = 'running'"),
+            sqlite_where=text("state = 'running'"),
+        ),
+        Index(
+            "uq_jobs_dedupe_key",
+            "dedupe_key",
+            unique=True,
+            postgresql_where=text("dedupe_key IS NOT NULL"),
+            sqlite_where=text("dedupe_key IS NOT NULL"),
+        ),
     )
 
 

@@ -29,7 +29,9 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Settings file (default: $VANTAGE_CONFIG or ./vantage.toml)."),
+    typer.Option(
+        "--config", "-c", help="Settings file (default: $VANTAGE_CONFIG or ./vantage.toml)."
+    ),
 ]
 
 

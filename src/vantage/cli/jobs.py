@@ -81,7 +81,9 @@ def submit(
     ] = None,
     priority: Annotated[int, typer.Option(help="Higher runs first.")] = 0,
     max_attempts: Annotated[int | None, typer.Option(help="Attempts before failing.")] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="Follow progress until the job ends.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow progress until the job ends.")
+    ] = False,
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:

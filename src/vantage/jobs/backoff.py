@@ -14,6 +14,6 @@ def retry_delay_s(
     delay is drawn from its upper half, so retries of many jobs that failed together spread out
     without ever retrying sooner than half the ceiling.
     """
-    ceiling = min(max_s, base_s * 2 ** max(attempt - 1, 0))
-    draw = (rng or random).random()
+    ceiling = min(max_s, base_s * 2.0 ** max(attempt - 1, 0))
+    draw: float = (rng or random).random()
     return ceiling / 2 + draw * ceiling / 2

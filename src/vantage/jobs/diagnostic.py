@@ -52,7 +52,11 @@ def _step(position: int, ctx: StageContext) -> dict[str, Any]:
             f"stage {position + 1} failed on purpose (fail_rate={params.fail_rate})",
             job_id=ctx.job_id,
         )
-    return {"position": position, "slept_s": round(time.monotonic() - started, 3), "pid": os.getpid()}
+    return {
+        "position": position,
+        "slept_s": round(time.monotonic() - started, 3),
+        "pid": os.getpid(),
+    }
 
 
 def _plan(params: DiagnosticParams) -> list[Stage]:

@@ -15,19 +15,35 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, delete, func, insert, literal, select, update
-from sqlalchemy.sql import and_
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    delete,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.sql import ColumnElement, and_
 
 from vantage.catalog.db import write_tx
 from vantage.catalog.models import UTCDateTime, Worker, WorkerHeartbeat, utcnow
 from vantage.errors import LeaseLostError
+from vantage.jobs.pg_fastpath import PgFastPath
 from vantage.jobs.queue import EVENTS, JOBS, STAGES, event_row
 from vantage.jobs.records import JobState, StageState
 
-WORKERS = Worker.__table__
-HEARTBEATS = WorkerHeartbeat.__table__
+WORKERS = cast(Table, Worker.__table__)
+_EVENT_FIELDS = ("kind", "state", "stage", "progress", "message")
+# Literals, not bound parameters, so the planners can use the partial indexes on state.
+_QUEUED: ColumnElement[str] = literal_column("'queued'")
+_RUNNING: ColumnElement[str] = literal_column("'running'")
+HEARTBEATS = cast(Table, WorkerHeartbeat.__table__)
 
 
 @dataclass(frozen=True)
@@ -79,14 +95,22 @@ class JobLeases:
         self.engine = engine
         self.lease_ttl = timedelta(seconds=lease_ttl_s)
         self._skip_locked = engine.dialect.name == "postgresql"
+        self._fast = PgFastPath(engine) if self._skip_locked else None
 
     def claim(self, owner: str, pipelines: Collection[str] | None = None) -> Claim | None:
         """Claim the most urgent due job and start its first unfinished stage; None if idle."""
         now = utcnow()
         expires = now + self.lease_ttl
+        if self._fast is not None:
+            row = self._fast.claim(
+                owner, now, expires, None if pipelines is None else list(pipelines)
+            )
+            if row is None:
+                return None
+            return _claim_from(row, [tuple(stage) for stage in row.stages], owner, expires)
         due = (
             select(JOBS.c.id)
-            .where(JOBS.c.state == JobState.QUEUED, JOBS.c.run_after <= now)
+            .where(JOBS.c.state == _QUEUED, JOBS.c.run_after <= now)
             .order_by(JOBS.c.priority.desc(), JOBS.c.id)
             .limit(1)
         )
@@ -116,39 +140,39 @@ class JobLeases:
                     updated_at=now,
                 )
                 .returning(
-                    JOBS.c.id, JOBS.c.pipeline, JOBS.c.params, JOBS.c.epoch,
-                    JOBS.c.attempts, JOBS.c.max_attempts, JOBS.c.progress,
+                    JOBS.c.id,
+                    JOBS.c.pipeline,
+                    JOBS.c.params,
+                    JOBS.c.epoch,
+                    JOBS.c.attempts,
+                    JOBS.c.max_attempts,
+                    JOBS.c.progress,
                 )
             ).first()
             if row is None:
                 return None
             stage_rows = conn.execute(
                 select(
-                    STAGES.c.position, STAGES.c.name, STAGES.c.weight, STAGES.c.state,
+                    STAGES.c.position,
+                    STAGES.c.name,
+                    STAGES.c.weight,
+                    STAGES.c.state,
                     STAGES.c.output,
                 )
                 .where(STAGES.c.job_id == row.id)
                 .order_by(STAGES.c.position)
             ).all()
-            claim = Claim(
-                job_id=row.id,
-                pipeline=row.pipeline,
-                params=row.params,
-                epoch=row.epoch,
-                attempt=row.attempts,
-                max_attempts=row.max_attempts,
-                owner=owner,
-                stages=[
-                    StageSlot(s.position, s.name, s.weight, StageState(s.state), s.output)
-                    for s in stage_rows
-                ],
-                lease_expires_at=expires,
-                outputs={s.name: s.output or {} for s in stage_rows if s.state == "succeeded"},
-            )
+            claim = _claim_from(row, [tuple(stage) for stage in stage_rows], owner, expires)
             events = [
                 event_row(
-                    claim.job_id, "claimed", JobState.RUNNING, at=now, progress=row.progress,
-                    message=f"attempt {claim.attempt}", epoch=claim.epoch, worker_id=owner,
+                    claim.job_id,
+                    "claimed",
+                    JobState.RUNNING,
+                    at=now,
+                    progress=row.progress,
+                    message=f"attempt {claim.attempt}",
+                    epoch=claim.epoch,
+                    worker_id=owner,
                 )
             ]
             position = claim.next_position
@@ -175,8 +199,15 @@ class JobLeases:
         )
         name = claim.stages[position].name
         return event_row(
-            claim.job_id, "stage_started", JobState.RUNNING, at=now, progress=progress,
-            stage=name, message=name, epoch=claim.epoch, worker_id=claim.owner,
+            claim.job_id,
+            "stage_started",
+            JobState.RUNNING,
+            at=now,
+            progress=progress,
+            stage=name,
+            message=name,
+            epoch=claim.epoch,
+            worker_id=claim.owner,
         )
 
     def _fence(self, conn: Connection, claim: Claim, now: datetime, **values: Any) -> bool:
@@ -217,8 +248,15 @@ class JobLeases:
             conn.execute(
                 insert(EVENTS).values(
                     event_row(
-                        claim.job_id, "progress", JobState.RUNNING, at=now, progress=progress,
-                        stage=stage, message=message, epoch=claim.epoch, worker_id=claim.owner,
+                        claim.job_id,
+                        "progress",
+                        JobState.RUNNING,
+                        at=now,
+                        progress=progress,
+                        stage=stage,
+                        message=message,
+                        epoch=claim.epoch,
+                        worker_id=claim.owner,
                     )
                 )
             )
@@ -236,44 +274,135 @@ class JobLeases:
         progress = claim.job_progress(position, 1.0)
         events = [
             event_row(
-                claim.job_id, "stage_succeeded", JobState.RUNNING, at=now, progress=progress,
-                stage=slot.name, message=f"{slot.name} done", epoch=claim.epoch,
+                claim.job_id,
+                "stage_succeeded",
+                JobState.RUNNING,
+                at=now,
+                progress=progress,
+                stage=slot.name,
+                message=f"{slot.name} done",
+                epoch=claim.epoch,
                 worker_id=claim.owner,
             )
         ]
-        with write_tx(self.engine) as conn:
-            if following is None:
-                self._fence(
-                    conn, claim, now, state=JobState.SUCCEEDED, progress=100.0,
-                    message="succeeded", current_stage=None, lease_owner=None,
-                    lease_expires_at=None, finished_at=now,
-                )
-                events.append(
-                    event_row(
-                        claim.job_id, "succeeded", JobState.SUCCEEDED, at=now, progress=100.0,
-                        message="succeeded", epoch=claim.epoch, worker_id=claim.owner,
-                    )
-                )
-            else:
-                self._fence(
-                    conn, claim, now, progress=progress, current_stage=claim.stages[following].name,
-                    message=f"{slot.name} done",
-                )
-            conn.execute(
-                update(STAGES)
-                .where(STAGES.c.job_id == claim.job_id, STAGES.c.position == position)
-                .values(
-                    state=StageState.SUCCEEDED, progress=1.0, output=output, finished_at=now
-                )
-            )
-            if following is not None:
-                events.append(self._start_stage(conn, claim, following, now, progress))
-            conn.execute(insert(EVENTS).values(events))
+        if self._fast is not None:
+            self._finish_fast(claim, position, following, output, progress, events, now)
+        else:
+            self._finish_portable(claim, position, following, output, progress, events, now)
         claim.outputs[slot.name] = output
         claim.stages[position] = StageSlot(
             slot.position, slot.name, slot.weight, StageState.SUCCEEDED, output
         )
         return following
+
+    def _finish_fast(
+        self,
+        claim: Claim,
+        position: int,
+        following: int | None,
+        output: dict[str, Any],
+        progress: float,
+        events: list[dict[str, Any]],
+        now: datetime,
+    ) -> None:
+        assert self._fast is not None
+        final = following is None
+        if final:
+            kind, state, stage, message = "succeeded", JobState.SUCCEEDED, None, "succeeded"
+        else:
+            kind, state = "stage_started", JobState.RUNNING
+            stage = message = claim.stages[following or 0].name
+        events.append(
+            event_row(
+                claim.job_id,
+                kind,
+                state,
+                at=now,
+                progress=100.0 if final else progress,
+                stage=stage,
+                message=message,
+            )
+        )
+        values = {
+            "job_id": claim.job_id,
+            "epoch": claim.epoch,
+            "owner": claim.owner,
+            "now": now,
+            "position": position,
+            "output": output,
+            "job_state": JobState.SUCCEEDED if final else JobState.RUNNING,
+            "progress": 100.0 if final else progress,
+            "message": "succeeded" if final else f"{claim.stages[position].name} done",
+            "next_name": None if final else claim.stages[following or 0].name,
+            "next_position": -1 if final else following,
+            "lease_owner": None if final else claim.owner,
+            "expires": None if final else now + self.lease_ttl,
+            "finished_at": now if final else None,
+        }
+        wire = [{k: v for k, v in e.items() if k in _EVENT_FIELDS} for e in events]
+        if not self._fast.finish(values, wire):
+            raise LeaseLostError(
+                f"job {claim.job_id}: epoch {claim.epoch} no longer holds the lease",
+                job_id=claim.job_id,
+                epoch=claim.epoch,
+            )
+        if not final:
+            claim.lease_expires_at = now + self.lease_ttl
+
+    def _finish_portable(
+        self,
+        claim: Claim,
+        position: int,
+        following: int | None,
+        output: dict[str, Any],
+        progress: float,
+        events: list[dict[str, Any]],
+        now: datetime,
+    ) -> None:
+        slot = claim.stages[position]
+        with write_tx(self.engine) as conn:
+            if following is None:
+                self._fence(
+                    conn,
+                    claim,
+                    now,
+                    state=JobState.SUCCEEDED,
+                    progress=100.0,
+                    message="succeeded",
+                    current_stage=None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    finished_at=now,
+                )
+                events.append(
+                    event_row(
+                        claim.job_id,
+                        "succeeded",
+                        JobState.SUCCEEDED,
+                        at=now,
+                        progress=100.0,
+                        message="succeeded",
+                        epoch=claim.epoch,
+                        worker_id=claim.owner,
+                    )
+                )
+            else:
+                self._fence(
+                    conn,
+                    claim,
+                    now,
+                    progress=progress,
+                    current_stage=claim.stages[following].name,
+                    message=f"{slot.name} done",
+                )
+            conn.execute(
+                update(STAGES)
+                .where(STAGES.c.job_id == claim.job_id, STAGES.c.position == position)
+                .values(state=StageState.SUCCEEDED, progress=1.0, output=output, finished_at=now)
+            )
+            if following is not None:
+                events.append(self._start_stage(conn, claim, following, now, progress))
+            conn.execute(insert(EVENTS).values(events))
 
     def fail_stage(
         self, claim: Claim, position: int, error: str, retry_in_s: float | None
@@ -286,17 +415,33 @@ class JobLeases:
             if retry:
                 assert retry_in_s is not None
                 state = JobState.QUEUED
-                message = f"{slot.name} failed (attempt {claim.attempt}); retrying in {retry_in_s:.1f} s"
+                message = (
+                    f"{slot.name} failed (attempt {claim.attempt}); retrying in {retry_in_s:.1f} s"
+                )
                 self._fence(
-                    conn, claim, now, state=state, run_after=now + timedelta(seconds=retry_in_s),
-                    lease_owner=None, lease_expires_at=None, message=message, error=error,
+                    conn,
+                    claim,
+                    now,
+                    state=state,
+                    run_after=now + timedelta(seconds=retry_in_s),
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    message=message,
+                    error=error,
                 )
             else:
                 state = JobState.FAILED
                 message = f"{slot.name} failed: {error}"
                 self._fence(
-                    conn, claim, now, state=state, lease_owner=None, lease_expires_at=None,
-                    message=message, error=error, finished_at=now,
+                    conn,
+                    claim,
+                    now,
+                    state=state,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    message=message,
+                    error=error,
+                    finished_at=now,
                 )
             conn.execute(
                 update(STAGES)
@@ -306,9 +451,15 @@ class JobLeases:
             conn.execute(
                 insert(EVENTS).values(
                     event_row(
-                        claim.job_id, "retry_scheduled" if retry else "failed", state, at=now,
-                        progress=claim.job_progress(position, 0.0), stage=slot.name,
-                        message=message, epoch=claim.epoch, worker_id=claim.owner,
+                        claim.job_id,
+                        "retry_scheduled" if retry else "failed",
+                        state,
+                        at=now,
+                        progress=claim.job_progress(position, 0.0),
+                        stage=slot.name,
+                        message=message,
+                        epoch=claim.epoch,
+                        worker_id=claim.owner,
                     )
                 )
             )
@@ -320,8 +471,14 @@ class JobLeases:
         slot = claim.stages[position]
         with write_tx(self.engine) as conn:
             self._fence(
-                conn, claim, now, state=JobState.CANCELLED, lease_owner=None,
-                lease_expires_at=None, message="cancelled", finished_at=now,
+                conn,
+                claim,
+                now,
+                state=JobState.CANCELLED,
+                lease_owner=None,
+                lease_expires_at=None,
+                message="cancelled",
+                finished_at=now,
             )
             conn.execute(
                 update(STAGES)
@@ -331,9 +488,15 @@ class JobLeases:
             conn.execute(
                 insert(EVENTS).values(
                     event_row(
-                        claim.job_id, "cancelled", JobState.CANCELLED, at=now,
-                        progress=claim.job_progress(position, 0.0), stage=slot.name,
-                        message="cancelled", epoch=claim.epoch, worker_id=claim.owner,
+                        claim.job_id,
+                        "cancelled",
+                        JobState.CANCELLED,
+                        at=now,
+                        progress=claim.job_progress(position, 0.0),
+                        stage=slot.name,
+                        message="cancelled",
+                        epoch=claim.epoch,
+                        worker_id=claim.owner,
                     )
                 )
             )
@@ -352,10 +515,14 @@ class JobLeases:
         """Return running jobs whose lease expired to the queue (or fail them when out of
         attempts). Returns the reaped job ids and their new states."""
         now = utcnow()
-        expired = and_(JOBS.c.state == JobState.RUNNING, JOBS.c.lease_expires_at < now)
+        expired = and_(JOBS.c.state == _RUNNING, JOBS.c.lease_expires_at < now)
         with write_tx(self.engine) as conn:
             query = select(
-                JOBS.c.id, JOBS.c.attempts, JOBS.c.max_attempts, JOBS.c.epoch, JOBS.c.progress,
+                JOBS.c.id,
+                JOBS.c.attempts,
+                JOBS.c.max_attempts,
+                JOBS.c.epoch,
+                JOBS.c.progress,
                 JOBS.c.lease_owner,
             ).where(expired)
             if self._skip_locked:
@@ -366,18 +533,23 @@ class JobLeases:
             for row in rows:
                 out_of_attempts = row.attempts >= row.max_attempts
                 state = JobState.FAILED if out_of_attempts else JobState.QUEUED
-                message = (
-                    f"lease of {row.lease_owner} expired"
-                    + (f" after {row.attempts} attempts" if out_of_attempts else "; requeued")
+                message = f"lease of {row.lease_owner} expired" + (
+                    f" after {row.attempts} attempts" if out_of_attempts else "; requeued"
                 )
                 values: dict[str, Any] = {
-                    "state": state, "lease_owner": None, "lease_expires_at": None,
-                    "run_after": now, "updated_at": now, "message": message,
+                    "state": state,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                    "run_after": now,
+                    "updated_at": now,
+                    "message": message,
                 }
                 if out_of_attempts:
                     values.update(error=message, finished_at=now)
                 conn.execute(
-                    update(JOBS).where(JOBS.c.id == row.id, JOBS.c.epoch == row.epoch).values(values)
+                    update(JOBS)
+                    .where(JOBS.c.id == row.id, JOBS.c.epoch == row.epoch)
+                    .values(values)
                 )
                 conn.execute(
                     update(STAGES)
@@ -386,8 +558,14 @@ class JobLeases:
                 )
                 events.append(
                     event_row(
-                        row.id, "lease_expired", state, at=now, progress=row.progress,
-                        message=message, epoch=row.epoch, worker_id=row.lease_owner,
+                        row.id,
+                        "lease_expired",
+                        state,
+                        at=now,
+                        progress=row.progress,
+                        message=message,
+                        epoch=row.epoch,
+                        worker_id=row.lease_owner,
                     )
                 )
                 reaped.append((row.id, state))
@@ -411,7 +589,9 @@ class JobLeases:
         """Record that a worker is alive (latest row + bounded history)."""
         now = utcnow()
         values = {
-            "state": state, "last_heartbeat_at": now, "jobs_done": jobs_done,
+            "state": state,
+            "last_heartbeat_at": now,
+            "jobs_done": jobs_done,
             "current_job_id": current_job_id,
         }
         with write_tx(self.engine) as conn:
@@ -421,13 +601,20 @@ class JobLeases:
             if not updated:
                 conn.execute(
                     insert(WORKERS).values(
-                        id=worker_id, kind=kind, hostname=hostname, pid=pid,
-                        started_at=started_at, **values,
+                        id=worker_id,
+                        kind=kind,
+                        hostname=hostname,
+                        pid=pid,
+                        started_at=started_at,
+                        **values,
                     )
                 )
             conn.execute(
                 insert(HEARTBEATS).values(
-                    worker_id=worker_id, at=now, state=state, jobs_done=jobs_done,
+                    worker_id=worker_id,
+                    at=now,
+                    state=state,
+                    jobs_done=jobs_done,
                     current_job_id=current_job_id,
                 )
             )
@@ -444,6 +631,26 @@ class JobLeases:
                     HEARTBEATS.c.worker_id == worker_id, HEARTBEATS.c.id <= oldest_kept
                 )
             )
+
+
+def _claim_from(row: Any, stages: list[tuple[Any, ...]], owner: str, expires: datetime) -> Claim:
+    """A `Claim` from the claimed job's row and its (position, name, weight, state, output)s."""
+    slots = [
+        StageSlot(position, name, weight, StageState(state), output)
+        for position, name, weight, state, output in stages
+    ]
+    return Claim(
+        job_id=row.id,
+        pipeline=row.pipeline,
+        params=row.params,
+        epoch=row.epoch,
+        attempt=row.attempts,
+        max_attempts=row.max_attempts,
+        owner=owner,
+        stages=slots,
+        lease_expires_at=expires,
+        outputs={s.name: s.output or {} for s in slots if s.state == StageState.SUCCEEDED},
+    )
 
 
 def _coalesce(column: Any, default: datetime) -> Any:

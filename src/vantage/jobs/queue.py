@@ -6,14 +6,15 @@ durable and the same on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import builtins
 import os
 import secrets
 import time
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from vantage.catalog.db import read_tx, write_tx
@@ -27,9 +28,9 @@ from vantage.errors import (
 from vantage.jobs.pipeline import get_pipeline
 from vantage.jobs.records import EventRecord, JobRecord, JobState, StageRecord, StageState
 
-JOBS = Job.__table__
-STAGES = JobStage.__table__
-EVENTS = JobEvent.__table__
+JOBS = cast(Table, Job.__table__)
+STAGES = cast(Table, JobStage.__table__)
+EVENTS = cast(Table, JobEvent.__table__)
 
 
 def new_job_id() -> str:
@@ -185,7 +186,7 @@ class JobQueue:
         pipeline: str | None = None,
         limit: int = 50,
         before_id: str | None = None,
-    ) -> list[JobRecord]:
+    ) -> builtins.list[JobRecord]:
         """Jobs, newest first, without their stages (page with ``before_id``)."""
         query = select(JOBS).order_by(JOBS.c.id.desc()).limit(max(1, min(limit, 1000)))
         if state is not None:
@@ -282,14 +283,21 @@ class JobQueue:
             conn.execute(
                 insert(EVENTS).values(
                     event_row(
-                        job_id, "retried", JobState.QUEUED, at=now, progress=job.progress,
-                        message="queued for retry", epoch=job.epoch,
+                        job_id,
+                        "retried",
+                        JobState.QUEUED,
+                        at=now,
+                        progress=job.progress,
+                        message="queued for retry",
+                        epoch=job.epoch,
                     )
                 )
             )
         return self.get(job_id)
 
-    def events(self, job_id: str, *, after_id: int = 0, limit: int = 500) -> list[EventRecord]:
+    def events(
+        self, job_id: str, *, after_id: int = 0, limit: int = 500
+    ) -> builtins.list[EventRecord]:
         """The job's events with ids above ``after_id``, oldest first."""
         query = (
             select(EVENTS)

@@ -75,7 +75,9 @@ class JobWorker:
 
     # -- main loop ---------------------------------------------------------------------------
 
-    def run(self, stop: StopSignal, *, max_jobs: int | None = None, exit_when_idle: bool = False) -> int:
+    def run(
+        self, stop: StopSignal, *, max_jobs: int | None = None, exit_when_idle: bool = False
+    ) -> int:
         """Claim and run jobs until ``stop`` is set (or the limits are reached); returns count."""
         bind_worker(self.worker_id)
         beat = threading.Thread(target=self._heartbeat_loop, args=(stop,), daemon=True)
@@ -155,10 +157,14 @@ class JobWorker:
     def _record_failure(self, claim: Claim, position: int, exc: Exception) -> None:
         permanent = isinstance(exc, InvalidInputError)
         error = str(exc) if isinstance(exc, VantageError) else f"{type(exc).__name__}: {exc}"
-        retry_in = None if permanent else retry_delay_s(
-            claim.attempt,
-            base_s=self.settings.jobs.retry_backoff_base_s,
-            max_s=self.settings.jobs.retry_backoff_max_s,
+        retry_in = (
+            None
+            if permanent
+            else retry_delay_s(
+                claim.attempt,
+                base_s=self.settings.jobs.retry_backoff_base_s,
+                max_s=self.settings.jobs.retry_backoff_max_s,
+            )
         )
         log.warning("stage failed: %s", error, exc_info=not isinstance(exc, VantageError))
         state = self._settle(lambda: self.leases.fail_stage(claim, position, error, retry_in))

@@ -41,7 +41,12 @@ LEASES_LOST = Counter(
 )
 
 OWN_METRICS: tuple[Collector, ...] = (
-    JOBS_FINISHED, JOBS_RETRIED, STAGE_DURATION, LEASE_RENEWALS, LEASE_EXPIRIES, LEASES_LOST,
+    JOBS_FINISHED,
+    JOBS_RETRIED,
+    STAGE_DURATION,
+    LEASE_RENEWALS,
+    LEASE_EXPIRIES,
+    LEASES_LOST,
 )
 
 
@@ -57,7 +62,7 @@ class CatalogCollector(Collector):
         workers = Worker.__table__
         now = utcnow()
         with read_tx(self.engine) as conn:
-            by_state = dict(
+            by_state: dict[str, int] = dict(
                 conn.execute(select(jobs.c.state, func.count()).group_by(jobs.c.state)).all()
             )
             due = conn.scalar(

@@ -35,7 +35,7 @@ def _open_local(settings: Settings) -> BlobStore:
 
 
 def _open_s3(settings: Settings) -> BlobStore:
-    from vantage.storage.s3 import S3Store  # noqa: PLC0415 - keeps boto3 out of plain imports
+    from vantage.storage.s3 import S3Store
 
     storage = settings.storage
     if not storage.s3_bucket:

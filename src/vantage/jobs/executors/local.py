@@ -75,7 +75,9 @@ class LocalExecutor:
         while not self._stopping.wait(SUPERVISE_INTERVAL_S):
             for index, process in enumerate(self._processes):
                 if not process.is_alive() and not self._stopping.is_set():
-                    log.warning("worker pid %s exited (%s); restarting", process.pid, process.exitcode)
+                    log.warning(
+                        "worker pid %s exited (%s); restarting", process.pid, process.exitcode
+                    )
                     self._processes[index] = self._spawn()
 
     def stop(self, timeout_s: float = 30.0) -> None:
@@ -86,7 +88,9 @@ class LocalExecutor:
             process.join(timeout_s)
         for process in self._processes:
             if process.is_alive():
-                log.warning("worker pid %s did not stop in %.0f s; terminating", process.pid, timeout_s)
+                log.warning(
+                    "worker pid %s did not stop in %.0f s; terminating", process.pid, timeout_s
+                )
                 process.kill()
                 process.join(5)
 

@@ -58,14 +58,32 @@ def upgrade() -> None:
         sa.Column("started_at", vantage.catalog.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("finished_at", vantage.catalog.models.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
-        sa.UniqueConstraint("dedupe_key", name=op.f("uq_jobs_dedupe_key")),
     )
-    with op.batch_alter_table("jobs", schema=None) as batch_op:
-        # Expression index: autogenerate cannot see it, so it is written by hand.
-        batch_op.create_index(
-            "ix_jobs_claim", ["state", sa.text("priority DESC"), "id"], unique=False
-        )
-        batch_op.create_index("ix_jobs_lease", ["state", "lease_expires_at"], unique=False)
+    # Partial (and expression) indexes: autogenerate cannot compare them, so they are written
+    # by hand here and checked by name and definition in the catalog tests.
+    queued, running, keyed = (
+        sa.text("state = 'queued'"),
+        sa.text("state = 'running'"),
+        sa.text("dedupe_key IS NOT NULL"),
+    )
+    op.create_index(
+        "ix_jobs_queued",
+        "jobs",
+        [sa.text("priority DESC"), "id"],
+        postgresql_where=queued,
+        sqlite_where=queued,
+    )
+    op.create_index(
+        "ix_jobs_running", "jobs", ["id"], postgresql_where=running, sqlite_where=running
+    )
+    op.create_index(
+        "uq_jobs_dedupe_key",
+        "jobs",
+        ["dedupe_key"],
+        unique=True,
+        postgresql_where=keyed,
+        sqlite_where=keyed,
+    )
 
     op.create_table(
         "workers",
@@ -205,9 +223,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_workers_last_heartbeat_at"))
 
     op.drop_table("workers")
-    with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.drop_index("ix_jobs_lease")
-        batch_op.drop_index("ix_jobs_claim")
+    op.drop_index("uq_jobs_dedupe_key", table_name="jobs")
+    op.drop_index("ix_jobs_running", table_name="jobs")
+    op.drop_index("ix_jobs_queued", table_name="jobs")
 
     op.drop_table("jobs")
     with op.batch_alter_table("blobs", schema=None) as batch_op:
