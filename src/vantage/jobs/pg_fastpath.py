@@ -10,10 +10,13 @@ same fencing guard (``id``, ``epoch``, ``state = 'running'``); the tests run bot
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, text
+import psycopg
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Engine
 
 # {pipelines} is either empty or "AND pipeline = ANY(:pipelines)"; nothing else is formatted in.
 CLAIM_SQL = """
@@ -92,14 +95,41 @@ SELECT count(*) FROM fenced
 """
 
 
+def _pyformat(sql: str) -> str:
+    """``:name`` placeholders as psycopg's ``%(name)s`` (leaving ``::`` casts alone)."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
+
+
 class PgFastPath:
-    """Runs the one-statement claim and finish on a PostgreSQL engine, in autocommit."""
+    """Runs the one-statement claim and finish on its own autocommit psycopg connection.
+
+    The connection bypasses SQLAlchemy's per-statement machinery (a measurable share of a
+    job's client CPU) and is reopened after a failure.
+    """
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
-        self._claim_any = text(CLAIM_SQL.format(pipelines=""))
-        self._claim_some = text(CLAIM_SQL.format(pipelines="AND pipeline = ANY(:pipelines)"))
-        self._finish = text(FINISH_SQL)
+        self.engine = engine
+        self._connection: psycopg.Connection[Any] | None = None
+        self._claim_any = _pyformat(CLAIM_SQL.format(pipelines=""))
+        self._claim_some = _pyformat(CLAIM_SQL.format(pipelines="AND pipeline = ANY(:pipelines)"))
+        self._finish = _pyformat(FINISH_SQL)
+
+    def _execute(self, sql: str, params: dict[str, Any]) -> Any:
+        if self._connection is None or self._connection.closed:
+            raw = self.engine.raw_connection()
+            connection = raw.driver_connection
+            if not isinstance(connection, psycopg.Connection):
+                raise TypeError("the PostgreSQL fast path needs the psycopg driver")
+            raw.detach()  # ours for good: never returned to the pool half-configured
+            connection.autocommit = True
+            connection.row_factory = namedtuple_row
+            self._connection = connection
+        try:
+            return self._connection.execute(sql, params).fetchone()
+        except psycopg.OperationalError:
+            self._connection.close()
+            self._connection = None
+            raise
 
     def claim(
         self,
@@ -115,15 +145,16 @@ class PgFastPath:
         if pipelines is not None:
             statement = self._claim_some
             params["pipelines"] = pipelines
-        with self.engine.connect() as conn:
-            return conn.execute(statement, params).first()
+        return self._execute(statement, params)
 
     def finish(self, values: dict[str, Any], events: list[dict[str, Any]]) -> bool:
         """Finish a stage under the fencing guard; False when the guard matched no job."""
-        params = {
-            **values,
-            "output": json.dumps(values["output"]),
-            "events": json.dumps(events),
-        }
-        with self.engine.connect() as conn:
-            return bool(conn.execute(self._finish, params).scalar())
+        params = {**values, "output": json.dumps(values["output"]), "events": json.dumps(events)}
+        row = self._execute(self._finish, params)
+        return bool(row[0])
+
+    def close(self) -> None:
+        """Close the connection (a later call reopens it)."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

@@ -1,0 +1,1 @@
+"""The HTTP API: jobs, event streams, health and metrics, built by `create_app`."""

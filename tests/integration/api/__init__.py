@@ -1,0 +1,1 @@
+"""Integration tests of the HTTP API against a live uvicorn server."""
