@@ -124,9 +124,11 @@ def _run_job(client: httpx.Client, stages: int, stage_s: float) -> None:
         return JobRecord.model_validate(client.get(f"/jobs/{job_id}").json())
 
     job = follow_job(latest, console)
-    console.print(f"events: {' → '.join(dict.fromkeys(seen))}")
+    seen.extend(event["kind"] for event in events)  # the stream ends after the final event
+    console.print(f"{len(seen)} events: {' → '.join(dict.fromkeys(seen))}")
     for stage in job.stages:
         console.print(f"  {stage.name}: {stage.state.value}, output {json.dumps(stage.output)}")
     metrics = client.get("/metrics").text
-    shown = [line for line in metrics.splitlines() if line.startswith("vantage_jobs{")]
-    console.print("GET /metrics: " + "; ".join(shown))
+    wanted = ("vantage_jobs{", "vantage_stage_duration_seconds_count", "vantage_workers_alive")
+    shown = [line for line in metrics.splitlines() if line.startswith(wanted)]
+    console.print("GET /metrics:\n  " + "\n  ".join(shown))

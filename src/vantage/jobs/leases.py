@@ -97,6 +97,11 @@ class JobLeases:
         self._skip_locked = engine.dialect.name == "postgresql"
         self._fast = PgFastPath(engine) if self._skip_locked else None
 
+    def close(self) -> None:
+        """Release this object's own connections (the engine's pool is the caller's)."""
+        if self._fast is not None:
+            self._fast.close()
+
     def claim(self, owner: str, pipelines: Collection[str] | None = None) -> Claim | None:
         """Claim the most urgent due job and start its first unfinished stage; None if idle."""
         now = utcnow()

@@ -18,11 +18,19 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import psycopg
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from vantage.catalog.models import utcnow
 from vantage.config import Settings
-from vantage.errors import InvalidInputError, JobCancelledError, LeaseLostError, VantageError
+from vantage.errors import (
+    InvalidInputError,
+    JobCancelledError,
+    LeaseLostError,
+    ServiceUnavailableError,
+    VantageError,
+)
 from vantage.jobs.backoff import retry_delay_s
 from vantage.jobs.leases import Claim, JobLeases
 from vantage.jobs.pipeline import StageContext, get_pipeline
@@ -35,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: Progress is written at most this often per stage (the final report always goes through).
 PROGRESS_MIN_INTERVAL_S = 0.25
+#: How long a worker waits before it tries the catalog again after an error.
+CATALOG_RETRY_S = 2.0
 
 
 class StopSignal(Protocol):
@@ -80,20 +90,32 @@ class JobWorker:
     ) -> int:
         """Claim and run jobs until ``stop`` is set (or the limits are reached); returns count."""
         bind_worker(self.worker_id)
-        beat = threading.Thread(target=self._heartbeat_loop, args=(stop,), daemon=True)
-        beat.start()
+        beat_stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat_loop, args=(beat_stop,), daemon=True)
         self._heartbeat("idle")
+        beat.start()
         done = 0
         try:
             while not stop.is_set() and (max_jobs is None or done < max_jobs):
-                if self.run_one():
+                try:
+                    claimed = self.run_one()
+                except (SQLAlchemyError, psycopg.Error, ServiceUnavailableError):
+                    # The catalog is unreachable: the job in hand (if any) is reaped once its
+                    # lease expires; keep trying instead of dying.
+                    log.exception("catalog error; retrying in %.1f s", CATALOG_RETRY_S)
+                    stop.wait(CATALOG_RETRY_S)
+                    continue
+                if claimed:
                     done += 1
                 elif exit_when_idle:
                     break
                 else:
                     stop.wait(self.settings.jobs.poll_interval_s)
         finally:
-            self._heartbeat("stopped")
+            beat_stop.set()
+            beat.join()
+            self._settle_heartbeat("stopped")
+            self.leases.close()
         return done
 
     def run_one(self) -> bool:
@@ -202,7 +224,13 @@ class JobWorker:
 
     # -- heartbeats --------------------------------------------------------------------------
 
-    def _heartbeat_loop(self, stop: StopSignal) -> None:
+    def _settle_heartbeat(self, state: str) -> None:
+        try:
+            self._heartbeat(state)
+        except (SQLAlchemyError, psycopg.Error, ServiceUnavailableError):
+            log.warning("could not record the final heartbeat")
+
+    def _heartbeat_loop(self, stop: threading.Event) -> None:
         interval = self.settings.jobs.heartbeat_interval_s
         next_reap = 0.0
         while not stop.wait(interval):
