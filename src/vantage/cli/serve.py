@@ -55,6 +55,9 @@ def serve(
     if settings.api.embedded_workers and not no_workers:
         executor = local_executor(settings, workers)
         executor.start()
+    # uvicorn re-raises the signal that stopped it once it has shut down; with a handler of
+    # ours in place that does not kill the process, so the workers below get stopped.
+    signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         uvicorn.run(
             create_app(settings),

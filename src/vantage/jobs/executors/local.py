@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import multiprocessing.context
+import multiprocessing.process
 import multiprocessing.synchronize
 import signal
 import threading
@@ -29,6 +30,9 @@ def worker_process_main(
     """Entry point of one worker process: run jobs until ``stop`` is set."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    parent = multiprocessing.parent_process()
+    if parent is not None:  # never outlive the parent, even if it was killed
+        threading.Thread(target=_stop_with_parent, args=(parent, stop), daemon=True).start()
     from vantage.catalog.db import engine_from_settings
     from vantage.jobs.worker import JobWorker
     from vantage.observe.logs import configure_logging
@@ -40,6 +44,13 @@ def worker_process_main(
         JobWorker(engine, settings, worker_id=worker_id).run(stop)
     finally:
         engine.dispose()
+
+
+def _stop_with_parent(
+    parent: multiprocessing.process.BaseProcess, stop: multiprocessing.synchronize.Event
+) -> None:
+    parent.join()
+    stop.set()
 
 
 class LocalExecutor:
