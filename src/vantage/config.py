@@ -245,7 +245,7 @@ def load_settings(
 def _check_env_keys(env: Any) -> None:
     """Reject ``VANTAGE__`` variables that name no field (a typo must not pass silently)."""
     for key in env:
-        if not key.startswith(ENV_PREFIX):
+        if not key.upper().startswith(ENV_PREFIX):  # pydantic-settings ignores case
             continue
         parts = key[len(ENV_PREFIX) :].lower().split(ENV_DELIMITER)
         model: type[BaseModel] = Settings

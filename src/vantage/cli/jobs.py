@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from vantage.cli.app import ConfigOption, console, jobs_app, settings_from
+from vantage.cli.app import ConfigOption, console, err_console, jobs_app, settings_from
 from vantage.cli.progress import follow_job
 from vantage.config import Settings
 from vantage.errors import InvalidInputError
@@ -100,7 +100,8 @@ def submit(
         verb = "queued" if created else "already exists (dedupe key)"
         console.print(f"job [bold]{job.id}[/] {verb}: {job.pipeline} {json.dumps(job.params)}")
     if wait:
-        job = follow_job(lambda: queue.get(job.id), console)
+        # With --json, stdout carries only the JSON document; the progress bar goes to stderr.
+        job = follow_job(lambda: queue.get(job.id), err_console if as_json else console)
     if as_json:
         print(job.model_dump_json(indent=2))
     elif wait:
