@@ -194,9 +194,19 @@ class Settings(BaseSettings):
         """The settings as JSON-ready data, with passwords in URLs hidden."""
         data = self.model_dump(mode="json")
         if data["db"]["url"]:
-            data["db"]["url"] = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", data["db"]["url"])
-        data["db"]["resolved_url"] = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", self.db_url)
+            data["db"]["url"] = _hide_password(data["db"]["url"])
+        data["db"]["resolved_url"] = _hide_password(self.db_url)
         return data
+
+
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
 
 
 @contextmanager
@@ -237,7 +247,7 @@ def load_settings(
         with _reading_toml(toml_path):
             return Settings(**overrides)
     except ValidationError as exc:
-        raise _config_error(exc, toml_path) from None
+        raise _config_error(exc, toml_path, env) from None
     except (OSError, ValueError) as exc:  # unreadable or malformed TOML
         raise ConfigError(f"cannot read {toml_path}: {exc}", path=str(toml_path)) from None
 
@@ -263,12 +273,15 @@ def _check_env_keys(env: Any) -> None:
                 raise ConfigError(f"unknown setting {key}", field=".".join(parts))
 
 
-def _config_error(exc: ValidationError, toml_path: Path | None) -> ConfigError:
+def _config_error(exc: ValidationError, toml_path: Path | None, env: Any) -> ConfigError:
     first = exc.errors()[0]
     loc = [str(part) for part in first["loc"]]
     field = ".".join(loc) or "settings"
     where = ""
-    if toml_path is not None:
+    variable = ENV_PREFIX + ENV_DELIMITER.join(loc).upper()
+    if loc and variable in {key.upper() for key in env}:
+        where = f" (from {variable})"  # the environment wins over the file: blame it
+    elif toml_path is not None:
         line = _toml_line(toml_path, loc)
         if line is not None:
             where = f" ({toml_path}:{line})"

@@ -185,10 +185,6 @@ def test_bad_env_value_names_field(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "'abc'" in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: _config_error cites the TOML line even when the bad value came from env",
-)
 def test_bad_env_value_does_not_blame_the_toml_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

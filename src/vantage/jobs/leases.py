@@ -412,52 +412,43 @@ class JobLeases:
     def fail_stage(
         self, claim: Claim, position: int, error: str, retry_in_s: float | None
     ) -> JobState:
-        """Record a failed stage: queue the job again after ``retry_in_s`` or fail it for good."""
+        """Record a failed stage: queue the job again after ``retry_in_s``, fail it for good, or
+        cancel it when a cancel was requested meanwhile. Returns the job's new state."""
         now = utcnow()
         slot = claim.stages[position]
-        retry = retry_in_s is not None and claim.attempt < claim.max_attempts
         with write_tx(self.engine) as conn:
-            if retry:
-                assert retry_in_s is not None
-                state = JobState.QUEUED
-                message = (
-                    f"{slot.name} failed (attempt {claim.attempt}); retrying in {retry_in_s:.1f} s"
-                )
-                self._fence(
-                    conn,
-                    claim,
-                    now,
-                    state=state,
-                    run_after=now + timedelta(seconds=retry_in_s),
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    message=message,
-                    error=error,
-                )
+            # The guard alone first: it locks the job row for this transaction and says
+            # whether a cancel arrived while the stage ran.
+            cancel = self._fence(conn, claim, now)
+            values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None, "error": error}
+            if cancel:
+                state, kind, stage_state = JobState.CANCELLED, "cancelled", StageState.CANCELLED
+                message = f"cancelled ({slot.name} failed meanwhile: {error})"
+                values.update(finished_at=now)
+            elif retry_in_s is not None and claim.attempt < claim.max_attempts:
+                state, kind, stage_state = JobState.QUEUED, "retry_scheduled", StageState.FAILED
+                message = f"{slot.name} failed (attempt {claim.attempt}); "
+                message += f"retrying in {retry_in_s:.1f} s"
+                values.update(run_after=now + timedelta(seconds=retry_in_s))
             else:
-                state = JobState.FAILED
+                state, kind, stage_state = JobState.FAILED, "failed", StageState.FAILED
                 message = f"{slot.name} failed: {error}"
-                self._fence(
-                    conn,
-                    claim,
-                    now,
-                    state=state,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    message=message,
-                    error=error,
-                    finished_at=now,
-                )
+                values.update(finished_at=now)
+            conn.execute(
+                update(JOBS)
+                .where(JOBS.c.id == claim.job_id)
+                .values(state=state, message=message, **values)
+            )
             conn.execute(
                 update(STAGES)
                 .where(STAGES.c.job_id == claim.job_id, STAGES.c.position == position)
-                .values(state=StageState.FAILED, error=error, finished_at=now)
+                .values(state=stage_state, error=error, finished_at=now)
             )
             conn.execute(
                 insert(EVENTS).values(
                     event_row(
                         claim.job_id,
-                        "retry_scheduled" if retry else "failed",
+                        kind,
                         state,
                         at=now,
                         progress=claim.job_progress(position, 0.0),
@@ -529,18 +520,14 @@ class JobLeases:
                 JOBS.c.epoch,
                 JOBS.c.progress,
                 JOBS.c.lease_owner,
+                JOBS.c.cancel_requested,
             ).where(expired)
             if self._skip_locked:
                 query = query.with_for_update(skip_locked=True)
-            rows = conn.execute(query).all()
             reaped: list[tuple[str, JobState]] = []
             events = []
-            for row in rows:
-                out_of_attempts = row.attempts >= row.max_attempts
-                state = JobState.FAILED if out_of_attempts else JobState.QUEUED
-                message = f"lease of {row.lease_owner} expired" + (
-                    f" after {row.attempts} attempts" if out_of_attempts else "; requeued"
-                )
+            for row in conn.execute(query).all():
+                state, stage_state, message = _after_expiry(row)
                 values: dict[str, Any] = {
                     "state": state,
                     "lease_owner": None,
@@ -549,8 +536,10 @@ class JobLeases:
                     "updated_at": now,
                     "message": message,
                 }
-                if out_of_attempts:
-                    values.update(error=message, finished_at=now)
+                if state != JobState.QUEUED:
+                    values.update(finished_at=now)
+                if state == JobState.FAILED:
+                    values.update(error=message)
                 conn.execute(
                     update(JOBS)
                     .where(JOBS.c.id == row.id, JOBS.c.epoch == row.epoch)
@@ -559,7 +548,7 @@ class JobLeases:
                 conn.execute(
                     update(STAGES)
                     .where(STAGES.c.job_id == row.id, STAGES.c.state == StageState.RUNNING)
-                    .values(state=StageState.PENDING if not out_of_attempts else StageState.FAILED)
+                    .values(state=stage_state)
                 )
                 events.append(
                     event_row(
@@ -636,6 +625,17 @@ class JobLeases:
                     HEARTBEATS.c.worker_id == worker_id, HEARTBEATS.c.id <= oldest_kept
                 )
             )
+
+
+def _after_expiry(row: Any) -> tuple[JobState, StageState, str]:
+    """What a job whose lease expired becomes: cancelled if that was asked for, failed when
+    out of attempts, else queued again (its running stage back to pending)."""
+    expired = f"lease of {row.lease_owner} expired"
+    if row.cancel_requested:
+        return JobState.CANCELLED, StageState.CANCELLED, f"{expired}; cancelled as requested"
+    if row.attempts >= row.max_attempts:
+        return JobState.FAILED, StageState.FAILED, f"{expired} after {row.attempts} attempts"
+    return JobState.QUEUED, StageState.PENDING, f"{expired}; requeued"
 
 
 def _claim_from(row: Any, stages: list[tuple[Any, ...]], owner: str, expires: datetime) -> Claim:

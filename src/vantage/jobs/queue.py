@@ -231,7 +231,7 @@ class JobQueue:
                 )
                 kind, state = "cancel_requested", JobState.RUNNING
             elif job.state == JobState.CANCELLED:
-                return self.get(job_id)
+                return _load(conn, job_id)
             else:
                 raise InvalidTransitionError(
                     f"job {job_id} already {job.state}; it cannot be cancelled",
@@ -243,7 +243,9 @@ class JobQueue:
                     event_row(job_id, kind, state, at=now, progress=job.progress, epoch=job.epoch)
                 )
             )
-        return self.get(job_id)
+            # Read back in the same transaction: a fast worker must not make us report a state
+            # newer than the one we wrote.
+            return _load(conn, job_id)
 
     def retry(self, job_id: str) -> JobRecord:
         """Queue a failed or cancelled job again; it resumes after its last finished stage.
@@ -293,7 +295,7 @@ class JobQueue:
                     )
                 )
             )
-        return self.get(job_id)
+            return _load(conn, job_id)
 
     def events(
         self, job_id: str, *, after_id: int = 0, limit: int = 500

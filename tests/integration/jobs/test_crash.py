@@ -31,21 +31,17 @@ def worker_process(
     settings: Settings, worker_id: str
 ) -> Iterator[multiprocessing.context.SpawnProcess]:
     """A spawned worker process (the same entry point `LocalExecutor` uses)."""
-    stop = SPAWN.Event()
     process = SPAWN.Process(
         target=worker_process_main,
-        args=(settings.model_dump(mode="json"), stop, worker_id),
+        args=(settings.model_dump(mode="json"), worker_id),
         name=worker_id,
     )
     process.start()
     try:
         yield process
     finally:
-        # Only a live process may be told to stop: setting an Event that a killed process was
-        # waiting on blocks forever (see test_executor.py).
-        if process.is_alive():
-            stop.set()
-            process.join(30)
+        process.terminate()  # SIGTERM: finish the job in hand, then exit
+        process.join(30)
         if process.is_alive():
             process.kill()
             process.join(10)

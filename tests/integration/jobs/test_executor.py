@@ -123,14 +123,9 @@ def test_supervisor_replaces_a_killed_worker(idle_settings: Settings) -> None:
             what="the supervisor to replace the killed worker",
         )
     finally:
-        kill_all(executor)  # not stop(): see the next test
+        assert stop_or_kill(executor)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: LocalExecutor shares one multiprocessing.Event; a worker killed while "
-    "waiting on it makes Event.set() (and so executor.stop()) block forever",
-)
 def test_executor_stops_after_a_worker_was_killed(idle_settings: Settings) -> None:
     executor = LocalExecutor(idle_settings, 2)
     executor.start()
@@ -147,17 +142,11 @@ def test_executor_stops_after_a_worker_was_killed(idle_settings: Settings) -> No
     assert stopped, f"executor.stop() still blocked after {STOP_DEADLINE_S} s"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: worker_process_main's SIGTERM handler calls stop.set() from a signal "
-    "handler while the main thread waits on the same Event: the process deadlocks",
-)
 def test_worker_process_exits_on_sigterm(idle_settings: Settings) -> None:
     context = multiprocessing.get_context("spawn")
-    stop = context.Event()
     process = context.Process(
         target=worker_process_main,
-        args=(idle_settings.model_dump(mode="json"), stop, "sigterm-worker"),
+        args=(idle_settings.model_dump(mode="json"), "sigterm-worker"),
     )
     process.start()
     try:

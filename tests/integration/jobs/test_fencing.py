@@ -172,10 +172,6 @@ def test_renew_extends_the_lease(engine: Engine, queue: JobQueue, leases: JobLea
     assert leases.reap() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: JobLeases.reap requeues a job whose cancel was requested; it then reruns",
-)
 def test_cancel_requested_job_is_not_rerun_after_its_worker_dies(
     engine: Engine, queue: JobQueue, leases: JobLeases
 ) -> None:

@@ -11,7 +11,6 @@ import logging
 import multiprocessing
 import multiprocessing.context
 import multiprocessing.process
-import multiprocessing.synchronize
 import signal
 import threading
 from typing import Any
@@ -24,15 +23,21 @@ log = logging.getLogger(__name__)
 SUPERVISE_INTERVAL_S = 1.0
 
 
-def worker_process_main(
-    settings_data: dict[str, Any], stop: multiprocessing.synchronize.Event, worker_id: str | None
-) -> None:
-    """Entry point of one worker process: run jobs until ``stop`` is set."""
+def worker_process_main(settings_data: dict[str, Any], worker_id: str | None = None) -> None:
+    """Entry point of one worker process: run jobs until SIGTERM or the parent's death.
+
+    Stopping is by signal, not by a shared multiprocessing event: waking a process that waits
+    on such an event blocks forever if that process was killed, so one OOM-killed worker could
+    hang the whole executor. SIGTERM sets a process-local event through a short-lived thread,
+    because setting an event inside a signal handler can deadlock on a lock the interrupted
+    main thread holds.
+    """
+    stop = threading.Event()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=stop.set, daemon=True).start())
     parent = multiprocessing.parent_process()
     if parent is not None:  # never outlive the parent, even if it was killed
-        threading.Thread(target=_stop_with_parent, args=(parent, stop), daemon=True).start()
+        threading.Thread(target=_stop_with, args=(parent, stop), daemon=True).start()
     from vantage.catalog.db import engine_from_settings
     from vantage.jobs.worker import JobWorker
     from vantage.observe.logs import configure_logging
@@ -46,9 +51,7 @@ def worker_process_main(
         engine.dispose()
 
 
-def _stop_with_parent(
-    parent: multiprocessing.process.BaseProcess, stop: multiprocessing.synchronize.Event
-) -> None:
+def _stop_with(parent: multiprocessing.process.BaseProcess, stop: threading.Event) -> None:
     parent.join()
     stop.set()
 
@@ -60,7 +63,6 @@ class LocalExecutor:
         self.settings = settings
         self.concurrency = concurrency
         self._context: multiprocessing.context.SpawnContext = multiprocessing.get_context("spawn")
-        self._stop = self._context.Event()
         self._processes: list[multiprocessing.context.SpawnProcess] = []
         self._supervisor: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -68,7 +70,7 @@ class LocalExecutor:
     def _spawn(self) -> multiprocessing.context.SpawnProcess:
         process = self._context.Process(
             target=worker_process_main,
-            args=(self.settings.model_dump(mode="json"), self._stop, None),
+            args=(self.settings.model_dump(mode="json"),),
             name="vantage-worker",
             daemon=False,
         )
@@ -92,16 +94,17 @@ class LocalExecutor:
                     self._processes[index] = self._spawn()
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        """Let each worker finish its current job, then stop; terminate stragglers."""
+        """Let each worker finish its current job, then stop; kill stragglers."""
         self._stopping.set()
-        self._stop.set()
+        if self._supervisor is not None:
+            self._supervisor.join()
+        for process in self._processes:
+            process.terminate()  # SIGTERM: finish the job in hand, then exit
         for process in self._processes:
             process.join(timeout_s)
         for process in self._processes:
             if process.is_alive():
-                log.warning(
-                    "worker pid %s did not stop in %.0f s; terminating", process.pid, timeout_s
-                )
+                log.warning("worker pid %s did not stop in %.0f s; killing", process.pid, timeout_s)
                 process.kill()
                 process.join(5)
 
