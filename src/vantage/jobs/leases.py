@@ -229,11 +229,7 @@ class JobLeases:
             .returning(JOBS.c.cancel_requested)
         ).first()
         if row is None:
-            raise LeaseLostError(
-                f"job {claim.job_id}: epoch {claim.epoch} no longer holds the lease",
-                job_id=claim.job_id,
-                epoch=claim.epoch,
-            )
+            raise _lost(claim)
         if "state" not in values:
             claim.lease_expires_at = expires
         return bool(row.cancel_requested)
@@ -274,44 +270,65 @@ class JobLeases:
             LeaseLostError: another claim owns the job now; nothing was written.
         """
         now = utcnow()
-        slot = claim.stages[position]
         following = position + 1 if position + 1 < len(claim.stages) else None
         progress = claim.job_progress(position, 1.0)
-        events = [
-            event_row(
-                claim.job_id,
-                "stage_succeeded",
-                JobState.RUNNING,
-                at=now,
-                progress=progress,
-                stage=slot.name,
-                message=f"{slot.name} done",
-                epoch=claim.epoch,
-                worker_id=claim.owner,
-            )
-        ]
+        events = [_stage_succeeded(claim, position, progress, now)]
         if self._fast is not None:
-            self._finish_fast(claim, position, following, output, progress, events, now)
+            values, wire = self._fast_finish(claim, position, following, output, events, now)
+            if not self._fast.finish(values, wire):
+                raise _lost(claim)
         else:
             self._finish_portable(claim, position, following, output, progress, events, now)
+        if following is not None:
+            claim.lease_expires_at = now + self.lease_ttl
+        slot = claim.stages[position]
         claim.outputs[slot.name] = output
         claim.stages[position] = StageSlot(
             slot.position, slot.name, slot.weight, StageState.SUCCEEDED, output
         )
         return following
 
-    def _finish_fast(
+    def finish_last_and_claim(
+        self, claim: Claim, output: dict[str, Any], pipelines: Collection[str] | None = None
+    ) -> tuple[bool, Claim | None]:
+        """Finish the job's last stage and claim the next due job for the same worker.
+
+        On PostgreSQL both happen in one statement (one round trip, one commit per job).
+        Returns whether the finish passed the fencing guard, and the next claim or None; the
+        claim is made even when the guard failed, since the worker is free either way.
+        """
+        position = len(claim.stages) - 1
+        if self._fast is None:
+            try:
+                self.finish_stage(claim, position, output)
+                fenced = True
+            except LeaseLostError:
+                fenced = False
+            return fenced, self.claim(claim.owner, pipelines)
+        now = utcnow()
+        events = [_stage_succeeded(claim, position, 100.0, now)]
+        values, wire = self._fast_finish(claim, position, None, output, events, now)
+        expires = now + self.lease_ttl
+        row = self._fast.finish_and_claim(
+            values, wire, expires, None if pipelines is None else list(pipelines)
+        )
+        if row.id is None:
+            return bool(row.fenced), None
+        stages = [tuple(stage) for stage in row.stages]
+        return bool(row.fenced), _claim_from(row, stages, claim.owner, expires)
+
+    def _fast_finish(
         self,
         claim: Claim,
         position: int,
         following: int | None,
         output: dict[str, Any],
-        progress: float,
         events: list[dict[str, Any]],
         now: datetime,
-    ) -> None:
-        assert self._fast is not None
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Parameters and events of the fast path's finish statement."""
         final = following is None
+        progress = events[0]["progress"]
         if final:
             kind, state, stage, message = "succeeded", JobState.SUCCEEDED, None, "succeeded"
         else:
@@ -341,18 +358,11 @@ class JobLeases:
             "next_name": None if final else claim.stages[following or 0].name,
             "next_position": -1 if final else following,
             "lease_owner": None if final else claim.owner,
-            "expires": None if final else now + self.lease_ttl,
+            "job_expires": None if final else now + self.lease_ttl,
             "finished_at": now if final else None,
         }
         wire = [{k: v for k, v in e.items() if k in _EVENT_FIELDS} for e in events]
-        if not self._fast.finish(values, wire):
-            raise LeaseLostError(
-                f"job {claim.job_id}: epoch {claim.epoch} no longer holds the lease",
-                job_id=claim.job_id,
-                epoch=claim.epoch,
-            )
-        if not final:
-            claim.lease_expires_at = now + self.lease_ttl
+        return values, wire
 
     def _finish_portable(
         self,
@@ -625,6 +635,29 @@ class JobLeases:
                     HEARTBEATS.c.worker_id == worker_id, HEARTBEATS.c.id <= oldest_kept
                 )
             )
+
+
+def _stage_succeeded(claim: Claim, position: int, progress: float, now: datetime) -> dict[str, Any]:
+    name = claim.stages[position].name
+    return event_row(
+        claim.job_id,
+        "stage_succeeded",
+        JobState.RUNNING,
+        at=now,
+        progress=progress,
+        stage=name,
+        message=f"{name} done",
+        epoch=claim.epoch,
+        worker_id=claim.owner,
+    )
+
+
+def _lost(claim: Claim) -> LeaseLostError:
+    return LeaseLostError(
+        f"job {claim.job_id}: epoch {claim.epoch} no longer holds the lease",
+        job_id=claim.job_id,
+        epoch=claim.epoch,
+    )
 
 
 def _after_expiry(row: Any) -> tuple[JobState, StageState, str]:

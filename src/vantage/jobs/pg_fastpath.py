@@ -19,10 +19,10 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine
 
 # {pipelines} is either empty or "AND pipeline = ANY(:pipelines)"; nothing else is formatted in.
-CLAIM_SQL = """
-WITH claimed AS (
+CLAIM_CTES = """
+claimed AS (
     UPDATE jobs SET
-        state = 'running', lease_owner = :owner, lease_expires_at = :expires,
+        state = 'running', lease_owner = :owner, lease_expires_at = :claim_expires,
         epoch = epoch + 1, attempts = attempts + 1,
         started_at = coalesce(started_at, :now), updated_at = :now,
         current_stage = (
@@ -47,7 +47,7 @@ started AS (
     WHERE s.job_id = c.id AND s.name = c.current_stage
     RETURNING s.position
 ),
-logged AS (
+claim_logged AS (
     INSERT INTO job_events (job_id, at, kind, state, stage, progress, message, epoch, worker_id)
     SELECT c.id, :now, 'claimed', 'running', NULL, c.progress, 'attempt ' || c.attempts,
            c.epoch, :owner
@@ -57,19 +57,22 @@ logged AS (
            c.epoch, :owner
     FROM claimed c WHERE c.current_stage IS NOT NULL
 )
-SELECT c.id, c.pipeline, c.params, c.epoch, c.attempts, c.max_attempts, c.progress,
-       (SELECT json_agg(json_build_array(s.position, s.name, s.weight, s.state, s.output)
-                        ORDER BY s.position)
-        FROM job_stages s WHERE s.job_id = c.id) AS stages
-FROM claimed c
 """
 
-FINISH_SQL = """
-WITH fenced AS (
+# The claimed job and all its stages as [position, name, weight, state, output] lists.
+CLAIM_ROW = """
+c.id, c.pipeline, c.params, c.epoch, c.attempts, c.max_attempts, c.progress,
+(SELECT json_agg(json_build_array(s.position, s.name, s.weight, s.state, s.output)
+                 ORDER BY s.position)
+ FROM job_stages s WHERE s.job_id = c.id) AS stages
+"""
+
+FINISH_CTES = """
+fenced AS (
     UPDATE jobs SET
         state = :job_state, progress = :progress, message = :message,
         current_stage = :next_name, lease_owner = :lease_owner,
-        lease_expires_at = :expires, finished_at = :finished_at, updated_at = :now
+        lease_expires_at = :job_expires, finished_at = :finished_at, updated_at = :now
     WHERE id = :job_id AND epoch = :epoch AND state = 'running'
     RETURNING id
 ),
@@ -84,20 +87,36 @@ following AS (
         epoch = :epoch, started_at = :now, finished_at = NULL
     WHERE job_id = (SELECT id FROM fenced) AND position = :next_position
 ),
-logged AS (
+finish_logged AS (
     INSERT INTO job_events (job_id, at, kind, state, stage, progress, message, epoch, worker_id)
     SELECT f.id, :now, e.kind, e.state, e.stage, e.progress, e.message, :epoch, :owner
     FROM fenced f,
          json_to_recordset(CAST(:events AS json))
              AS e(kind text, state text, stage text, progress float8, message text)
 )
-SELECT count(*) FROM fenced
+"""
+
+CLAIM_SQL = f"WITH {CLAIM_CTES} SELECT {CLAIM_ROW} FROM claimed c"
+FINISH_SQL = f"WITH {FINISH_CTES} SELECT count(*) FROM fenced"
+# Finish a job's last stage and claim the next job: one round trip and one commit per job.
+FINISH_AND_CLAIM_SQL = f"""
+WITH {FINISH_CTES}, {CLAIM_CTES}
+SELECT (SELECT count(*) FROM fenced) AS fenced, {CLAIM_ROW}
+FROM (SELECT 1) AS one LEFT JOIN claimed c ON true
 """
 
 
 def _pyformat(sql: str) -> str:
     """``:name`` placeholders as psycopg's ``%(name)s`` (leaving ``::`` casts alone)."""
     return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
+
+
+_PIPELINE_FILTER = {False: "", True: "AND pipeline = ANY(:pipelines)"}
+_BOTH = (False, True)
+
+
+def _finish_params(values: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**values, "output": json.dumps(values["output"]), "events": json.dumps(events)}
 
 
 class PgFastPath:
@@ -110,8 +129,13 @@ class PgFastPath:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._connection: psycopg.Connection[Any] | None = None
-        self._claim_any = _pyformat(CLAIM_SQL.format(pipelines=""))
-        self._claim_some = _pyformat(CLAIM_SQL.format(pipelines="AND pipeline = ANY(:pipelines)"))
+        self._claim = {
+            some: _pyformat(CLAIM_SQL.format(pipelines=_PIPELINE_FILTER[some])) for some in _BOTH
+        }
+        self._finish_and_claim = {
+            some: _pyformat(FINISH_AND_CLAIM_SQL.format(pipelines=_PIPELINE_FILTER[some]))
+            for some in _BOTH
+        }
         self._finish = _pyformat(FINISH_SQL)
 
     def _execute(self, sql: str, params: dict[str, Any]) -> Any:
@@ -140,18 +164,33 @@ class PgFastPath:
     ) -> Any | None:
         """The claimed job's row (id, pipeline, params, epoch, attempts, max_attempts,
         progress, stages as [position, name, weight, state, output] lists), or None."""
-        params: dict[str, Any] = {"owner": owner, "now": now, "expires": expires}
-        statement = self._claim_any
-        if pipelines is not None:
-            statement = self._claim_some
-            params["pipelines"] = pipelines
-        return self._execute(statement, params)
+        params = {"owner": owner, "now": now, "claim_expires": expires, "pipelines": pipelines}
+        return self._execute(self._claim[pipelines is not None], params)
 
     def finish(self, values: dict[str, Any], events: list[dict[str, Any]]) -> bool:
         """Finish a stage under the fencing guard; False when the guard matched no job."""
-        params = {**values, "output": json.dumps(values["output"]), "events": json.dumps(events)}
-        row = self._execute(self._finish, params)
+        row = self._execute(self._finish, _finish_params(values, events))
         return bool(row[0])
+
+    def finish_and_claim(
+        self,
+        values: dict[str, Any],
+        events: list[dict[str, Any]],
+        claim_expires: datetime,
+        pipelines: list[str] | None,
+    ) -> Any:
+        """Finish a job's last stage and claim the next job in one statement.
+
+        Returns a row with ``fenced`` (1 if the finish passed the guard, else 0) and the
+        claimed job's columns as `claim` returns them (``id`` is None when nothing was due).
+        The claim happens even when the guard failed: the worker is free either way.
+        """
+        params = {
+            **_finish_params(values, events),
+            "claim_expires": claim_expires,
+            "pipelines": pipelines,
+        }
+        return self._execute(self._finish_and_claim[pipelines is not None], params)
 
     def close(self) -> None:
         """Close the connection (a later call reopens it)."""

@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -81,6 +81,7 @@ class JobWorker:
         self.jobs_done = 0
         self.started_at = utcnow()
         self._in_hand: _InHand | None = None
+        self._next: Claim | None = None
         self._lock = threading.Lock()
 
     # -- main loop ---------------------------------------------------------------------------
@@ -95,10 +96,15 @@ class JobWorker:
         self._heartbeat("idle")
         beat.start()
         done = 0
+
+        def may_take_next() -> bool:
+            return not stop.is_set() and (max_jobs is None or done + 1 < max_jobs)
+
         try:
-            while not stop.is_set() and (max_jobs is None or done < max_jobs):
+            # A job claimed together with the previous finish is run even after a stop.
+            while (not stop.is_set() or self._next) and (max_jobs is None or done < max_jobs):
                 try:
-                    claimed = self.run_one()
+                    claimed = self.run_one(take_next=may_take_next)
                 except (SQLAlchemyError, psycopg.Error, ServiceUnavailableError):
                     # The catalog is unreachable: the job in hand (if any) is reaped once its
                     # lease expires; keep trying instead of dying.
@@ -118,9 +124,15 @@ class JobWorker:
             self.leases.close()
         return done
 
-    def run_one(self) -> bool:
-        """Claim one job and run it to a stop; False when nothing was due."""
-        claim = self.leases.claim(self.worker_id, self.pipelines)
+    def run_one(self, take_next: Callable[[], bool] = lambda: False) -> bool:
+        """Claim one job and run it to a stop; False when nothing was due.
+
+        When ``take_next()`` holds as the job's last stage finishes, the next job is claimed in
+        the same write (one round trip per job on PostgreSQL) and run by the next call.
+        """
+        claim, self._next = self._next, None
+        if claim is None:
+            claim = self.leases.claim(self.worker_id, self.pipelines)
         if claim is None:
             return False
         with bind_job(claim.job_id):
@@ -128,7 +140,7 @@ class JobWorker:
             with self._lock:
                 self._in_hand = in_hand
             try:
-                self._execute(in_hand)
+                self._execute(in_hand, take_next)
             finally:
                 with self._lock:
                     self._in_hand = None
@@ -137,7 +149,7 @@ class JobWorker:
 
     # -- one job -----------------------------------------------------------------------------
 
-    def _execute(self, in_hand: _InHand) -> None:
+    def _execute(self, in_hand: _InHand, take_next: Callable[[], bool]) -> None:
         claim = in_hand.claim
         position = claim.next_position
         log.info("claimed %s attempt %d epoch %d", claim.pipeline, claim.attempt, claim.epoch)
@@ -163,7 +175,15 @@ class JobWorker:
                 )
                 if in_hand.lost.is_set():
                     raise LeaseLostError(f"job {claim.job_id}: lease lost", job_id=claim.job_id)
-                position = self.leases.finish_stage(claim, position, output)
+                if position == len(stages) - 1 and take_next():
+                    fenced, self._next = self.leases.finish_last_and_claim(
+                        claim, output, self.pipelines
+                    )
+                    if not fenced:
+                        raise LeaseLostError(f"job {claim.job_id}: lease lost", job_id=claim.job_id)
+                    position = None
+                else:
+                    position = self.leases.finish_stage(claim, position, output)
             metrics.JOBS_FINISHED.labels(claim.pipeline, JobState.SUCCEEDED).inc()
             log.info("succeeded")
         except LeaseLostError as exc:
