@@ -13,15 +13,12 @@ other; SQLite claims inside ``BEGIN IMMEDIATE`` (see `vantage.catalog.db`), one 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     Connection,
     Engine,
-    Table,
-    delete,
     func,
     insert,
     literal,
@@ -32,60 +29,24 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnElement, and_
 
 from vantage.catalog.db import write_tx
-from vantage.catalog.models import UTCDateTime, Worker, WorkerHeartbeat, utcnow
+from vantage.catalog.models import UTCDateTime, utcnow
 from vantage.errors import LeaseLostError
-from vantage.jobs.pg_fastpath import PgFastPath
+from vantage.jobs.claims import (
+    Claim,
+    StageSlot,
+    claim_from,
+    lease_lost,
+    stage_succeeded_event,
+)
+from vantage.jobs.pg_fastpath import PgFastPath, finish_values
 from vantage.jobs.queue import EVENTS, JOBS, STAGES, event_row
 from vantage.jobs.records import JobState, StageState
 
-WORKERS = cast(Table, Worker.__table__)
-_EVENT_FIELDS = ("kind", "state", "stage", "progress", "message")
+__all__ = ["Claim", "JobLeases", "StageSlot"]
+
 # Literals, not bound parameters, so the planners can use the partial indexes on state.
 _QUEUED: ColumnElement[str] = literal_column("'queued'")
 _RUNNING: ColumnElement[str] = literal_column("'running'")
-HEARTBEATS = cast(Table, WorkerHeartbeat.__table__)
-
-
-@dataclass(frozen=True)
-class StageSlot:
-    """A stage of a claimed job as the worker sees it."""
-
-    position: int
-    name: str
-    weight: float
-    state: StageState
-    output: dict[str, Any] | None
-
-
-@dataclass
-class Claim:
-    """A job this worker holds under ``epoch`` until ``lease_expires_at``."""
-
-    job_id: str
-    pipeline: str
-    params: dict[str, Any]
-    epoch: int
-    attempt: int
-    max_attempts: int
-    owner: str
-    stages: list[StageSlot]
-    lease_expires_at: datetime
-    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def next_position(self) -> int | None:
-        """The first stage not yet succeeded (where this claim resumes), or None."""
-        for slot in self.stages:
-            if slot.state != StageState.SUCCEEDED:
-                return slot.position
-        return None
-
-    def job_progress(self, position: int, fraction: float) -> float:
-        """Weighted job progress in % when stage ``position`` is ``fraction`` done."""
-        total = sum(slot.weight for slot in self.stages) or 1.0
-        done = sum(slot.weight for slot in self.stages if slot.position < position)
-        current = self.stages[position].weight * min(max(fraction, 0.0), 1.0)
-        return round(100.0 * (done + current) / total, 3)
 
 
 class JobLeases:
@@ -112,7 +73,7 @@ class JobLeases:
             )
             if row is None:
                 return None
-            return _claim_from(row, [tuple(stage) for stage in row.stages], owner, expires)
+            return claim_from(row, [tuple(stage) for stage in row.stages], owner, expires)
         due = (
             select(JOBS.c.id)
             .where(JOBS.c.state == _QUEUED, JOBS.c.run_after <= now)
@@ -167,7 +128,7 @@ class JobLeases:
                 .where(STAGES.c.job_id == row.id)
                 .order_by(STAGES.c.position)
             ).all()
-            claim = _claim_from(row, [tuple(stage) for stage in stage_rows], owner, expires)
+            claim = claim_from(row, [tuple(stage) for stage in stage_rows], owner, expires)
             events = [
                 event_row(
                     claim.job_id,
@@ -229,7 +190,7 @@ class JobLeases:
             .returning(JOBS.c.cancel_requested)
         ).first()
         if row is None:
-            raise _lost(claim)
+            raise lease_lost(claim)
         if "state" not in values:
             claim.lease_expires_at = expires
         return bool(row.cancel_requested)
@@ -272,11 +233,13 @@ class JobLeases:
         now = utcnow()
         following = position + 1 if position + 1 < len(claim.stages) else None
         progress = claim.job_progress(position, 1.0)
-        events = [_stage_succeeded(claim, position, progress, now)]
+        events = [stage_succeeded_event(claim, position, progress, now)]
         if self._fast is not None:
-            values, wire = self._fast_finish(claim, position, following, output, events, now)
+            values, wire = finish_values(
+                claim, position, following, output, events, now, self.lease_ttl
+            )
             if not self._fast.finish(values, wire):
-                raise _lost(claim)
+                raise lease_lost(claim)
         else:
             self._finish_portable(claim, position, following, output, progress, events, now)
         if following is not None:
@@ -306,8 +269,8 @@ class JobLeases:
                 fenced = False
             return fenced, self.claim(claim.owner, pipelines)
         now = utcnow()
-        events = [_stage_succeeded(claim, position, 100.0, now)]
-        values, wire = self._fast_finish(claim, position, None, output, events, now)
+        events = [stage_succeeded_event(claim, position, 100.0, now)]
+        values, wire = finish_values(claim, position, None, output, events, now, self.lease_ttl)
         expires = now + self.lease_ttl
         row = self._fast.finish_and_claim(
             values, wire, expires, None if pipelines is None else list(pipelines)
@@ -315,54 +278,7 @@ class JobLeases:
         if row.id is None:
             return bool(row.fenced), None
         stages = [tuple(stage) for stage in row.stages]
-        return bool(row.fenced), _claim_from(row, stages, claim.owner, expires)
-
-    def _fast_finish(
-        self,
-        claim: Claim,
-        position: int,
-        following: int | None,
-        output: dict[str, Any],
-        events: list[dict[str, Any]],
-        now: datetime,
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """Parameters and events of the fast path's finish statement."""
-        final = following is None
-        progress = events[0]["progress"]
-        if final:
-            kind, state, stage, message = "succeeded", JobState.SUCCEEDED, None, "succeeded"
-        else:
-            kind, state = "stage_started", JobState.RUNNING
-            stage = message = claim.stages[following or 0].name
-        events.append(
-            event_row(
-                claim.job_id,
-                kind,
-                state,
-                at=now,
-                progress=100.0 if final else progress,
-                stage=stage,
-                message=message,
-            )
-        )
-        values = {
-            "job_id": claim.job_id,
-            "epoch": claim.epoch,
-            "owner": claim.owner,
-            "now": now,
-            "position": position,
-            "output": output,
-            "job_state": JobState.SUCCEEDED if final else JobState.RUNNING,
-            "progress": 100.0 if final else progress,
-            "message": "succeeded" if final else f"{claim.stages[position].name} done",
-            "next_name": None if final else claim.stages[following or 0].name,
-            "next_position": -1 if final else following,
-            "lease_owner": None if final else claim.owner,
-            "job_expires": None if final else now + self.lease_ttl,
-            "finished_at": now if final else None,
-        }
-        wire = [{k: v for k, v in e.items() if k in _EVENT_FIELDS} for e in events]
-        return values, wire
+        return bool(row.fenced), claim_from(row, stages, claim.owner, expires)
 
     def _finish_portable(
         self,
@@ -577,88 +493,6 @@ class JobLeases:
                 conn.execute(insert(EVENTS).values(events))
         return reaped
 
-    def heartbeat(
-        self,
-        worker_id: str,
-        *,
-        kind: str,
-        hostname: str,
-        pid: int,
-        state: str,
-        jobs_done: int,
-        current_job_id: str | None,
-        started_at: datetime,
-        history_keep: int,
-    ) -> None:
-        """Record that a worker is alive (latest row + bounded history)."""
-        now = utcnow()
-        values = {
-            "state": state,
-            "last_heartbeat_at": now,
-            "jobs_done": jobs_done,
-            "current_job_id": current_job_id,
-        }
-        with write_tx(self.engine) as conn:
-            updated = conn.execute(
-                update(WORKERS).where(WORKERS.c.id == worker_id).values(values)
-            ).rowcount
-            if not updated:
-                conn.execute(
-                    insert(WORKERS).values(
-                        id=worker_id,
-                        kind=kind,
-                        hostname=hostname,
-                        pid=pid,
-                        started_at=started_at,
-                        **values,
-                    )
-                )
-            conn.execute(
-                insert(HEARTBEATS).values(
-                    worker_id=worker_id,
-                    at=now,
-                    state=state,
-                    jobs_done=jobs_done,
-                    current_job_id=current_job_id,
-                )
-            )
-            oldest_kept = (
-                select(HEARTBEATS.c.id)
-                .where(HEARTBEATS.c.worker_id == worker_id)
-                .order_by(HEARTBEATS.c.id.desc())
-                .offset(history_keep)
-                .limit(1)
-                .scalar_subquery()
-            )
-            conn.execute(
-                delete(HEARTBEATS).where(
-                    HEARTBEATS.c.worker_id == worker_id, HEARTBEATS.c.id <= oldest_kept
-                )
-            )
-
-
-def _stage_succeeded(claim: Claim, position: int, progress: float, now: datetime) -> dict[str, Any]:
-    name = claim.stages[position].name
-    return event_row(
-        claim.job_id,
-        "stage_succeeded",
-        JobState.RUNNING,
-        at=now,
-        progress=progress,
-        stage=name,
-        message=f"{name} done",
-        epoch=claim.epoch,
-        worker_id=claim.owner,
-    )
-
-
-def _lost(claim: Claim) -> LeaseLostError:
-    return LeaseLostError(
-        f"job {claim.job_id}: epoch {claim.epoch} no longer holds the lease",
-        job_id=claim.job_id,
-        epoch=claim.epoch,
-    )
-
 
 def _after_expiry(row: Any) -> tuple[JobState, StageState, str]:
     """What a job whose lease expired becomes: cancelled if that was asked for, failed when
@@ -669,26 +503,6 @@ def _after_expiry(row: Any) -> tuple[JobState, StageState, str]:
     if row.attempts >= row.max_attempts:
         return JobState.FAILED, StageState.FAILED, f"{expired} after {row.attempts} attempts"
     return JobState.QUEUED, StageState.PENDING, f"{expired}; requeued"
-
-
-def _claim_from(row: Any, stages: list[tuple[Any, ...]], owner: str, expires: datetime) -> Claim:
-    """A `Claim` from the claimed job's row and its (position, name, weight, state, output)s."""
-    slots = [
-        StageSlot(position, name, weight, StageState(state), output)
-        for position, name, weight, state, output in stages
-    ]
-    return Claim(
-        job_id=row.id,
-        pipeline=row.pipeline,
-        params=row.params,
-        epoch=row.epoch,
-        attempt=row.attempts,
-        max_attempts=row.max_attempts,
-        owner=owner,
-        stages=slots,
-        lease_expires_at=expires,
-        outputs={s.name: s.output or {} for s in slots if s.state == StageState.SUCCEEDED},
-    )
 
 
 def _coalesce(column: Any, default: datetime) -> Any:

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Engine
+
+from vantage.jobs.claims import Claim
+from vantage.jobs.queue import event_row
+from vantage.jobs.records import JobState
 
 # {pipelines} is either empty or "AND pipeline = ANY(:pipelines)"; nothing else is formatted in.
 CLAIM_CTES = """
@@ -111,6 +115,8 @@ def _pyformat(sql: str) -> str:
     return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
 
 
+#: The event fields the finish statement takes from JSON (the rest are bound separately).
+EVENT_FIELDS = ("kind", "state", "stage", "progress", "message")
 _PIPELINE_FILTER = {False: "", True: "AND pipeline = ANY(:pipelines)"}
 _BOTH = (False, True)
 
@@ -197,3 +203,52 @@ class PgFastPath:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def finish_values(
+    claim: Claim,
+    position: int,
+    following: int | None,
+    output: dict[str, Any],
+    events: list[dict[str, Any]],
+    now: datetime,
+    lease_ttl: timedelta,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Parameters and wire events of `FINISH_SQL` for stage ``position`` of ``claim``;
+    ``events`` holds the stage_succeeded event and gets the job's next event appended."""
+    final = following is None
+    progress = events[0]["progress"]
+    if final:
+        kind, state, stage, message = "succeeded", JobState.SUCCEEDED, None, "succeeded"
+    else:
+        kind, state = "stage_started", JobState.RUNNING
+        stage = message = claim.stages[following or 0].name
+    events.append(
+        event_row(
+            claim.job_id,
+            kind,
+            state,
+            at=now,
+            progress=100.0 if final else progress,
+            stage=stage,
+            message=message,
+        )
+    )
+    values = {
+        "job_id": claim.job_id,
+        "epoch": claim.epoch,
+        "owner": claim.owner,
+        "now": now,
+        "position": position,
+        "output": output,
+        "job_state": JobState.SUCCEEDED if final else JobState.RUNNING,
+        "progress": 100.0 if final else progress,
+        "message": "succeeded" if final else f"{claim.stages[position].name} done",
+        "next_name": None if final else claim.stages[following or 0].name,
+        "next_position": -1 if final else following,
+        "lease_owner": None if final else claim.owner,
+        "job_expires": None if final else now + lease_ttl,
+        "finished_at": now if final else None,
+    }
+    wire = [{k: v for k, v in e.items() if k in EVENT_FIELDS} for e in events]
+    return values, wire

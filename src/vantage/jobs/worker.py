@@ -32,7 +32,9 @@ from vantage.errors import (
     VantageError,
 )
 from vantage.jobs.backoff import retry_delay_s
-from vantage.jobs.leases import Claim, JobLeases
+from vantage.jobs.claims import Claim
+from vantage.jobs.heartbeats import WorkerIdentity, record_heartbeat
+from vantage.jobs.leases import JobLeases
 from vantage.jobs.pipeline import StageContext, get_pipeline
 from vantage.jobs.queue import worker_identity
 from vantage.jobs.records import JobState
@@ -79,7 +81,10 @@ class JobWorker:
         self.pipelines = pipelines
         self.kind = kind
         self.jobs_done = 0
-        self.started_at = utcnow()
+        self.engine = engine
+        self.identity = WorkerIdentity(
+            self.worker_id, kind, socket.gethostname(), os.getpid(), utcnow()
+        )
         self._in_hand: _InHand | None = None
         self._next: Claim | None = None
         self._lock = threading.Lock()
@@ -284,15 +289,12 @@ class JobWorker:
     def _heartbeat(self, state: str) -> None:
         with self._lock:
             current = self._in_hand.claim.job_id if self._in_hand else None
-        self.leases.heartbeat(
-            self.worker_id,
-            kind=self.kind,
-            hostname=socket.gethostname(),
-            pid=os.getpid(),
+        record_heartbeat(
+            self.engine,
+            self.identity,
             state=state,
             jobs_done=self.jobs_done,
             current_job_id=current,
-            started_at=self.started_at,
             history_keep=self.settings.worker.heartbeat_history_keep,
         )
 
