@@ -73,24 +73,48 @@ def claim_from(row: Any, stages: list[tuple[Any, ...]], owner: str, expires: dat
     )
 
 
+def claim_event(
+    claim: Claim,
+    kind: str,
+    state: JobState,
+    *,
+    at: datetime,
+    progress: float,
+    stage: str | None = None,
+    message: str = "",
+) -> dict[str, Any]:
+    """An event row written by the holder of ``claim`` (carries its epoch and owner)."""
+    return event_row(
+        claim.job_id,
+        kind,
+        state,
+        at=at,
+        progress=progress,
+        stage=stage,
+        message=message,
+        epoch=claim.epoch,
+        worker_id=claim.owner,
+    )
+
+
 def stage_succeeded_event(
     claim: Claim, position: int, progress: float, now: datetime
 ) -> dict[str, Any]:
+    """The event that stage ``position`` of ``claim`` finished."""
     name = claim.stages[position].name
-    return event_row(
-        claim.job_id,
+    return claim_event(
+        claim,
         "stage_succeeded",
         JobState.RUNNING,
         at=now,
         progress=progress,
         stage=name,
         message=f"{name} done",
-        epoch=claim.epoch,
-        worker_id=claim.owner,
     )
 
 
 def lease_lost(claim: Claim) -> LeaseLostError:
+    """The error for a write that ``claim`` may no longer make."""
     return LeaseLostError(
         f"job {claim.job_id}: epoch {claim.epoch} no longer holds the lease",
         job_id=claim.job_id,

@@ -34,6 +34,7 @@ from vantage.errors import LeaseLostError
 from vantage.jobs.claims import (
     Claim,
     StageSlot,
+    claim_event,
     claim_from,
     lease_lost,
     stage_succeeded_event,
@@ -130,15 +131,13 @@ class JobLeases:
             ).all()
             claim = claim_from(row, [tuple(stage) for stage in stage_rows], owner, expires)
             events = [
-                event_row(
-                    claim.job_id,
+                claim_event(
+                    claim,
                     "claimed",
                     JobState.RUNNING,
                     at=now,
                     progress=row.progress,
                     message=f"attempt {claim.attempt}",
-                    epoch=claim.epoch,
-                    worker_id=owner,
                 )
             ]
             position = claim.next_position
@@ -164,16 +163,14 @@ class JobLeases:
             )
         )
         name = claim.stages[position].name
-        return event_row(
-            claim.job_id,
+        return claim_event(
+            claim,
             "stage_started",
             JobState.RUNNING,
             at=now,
             progress=progress,
             stage=name,
             message=name,
-            epoch=claim.epoch,
-            worker_id=claim.owner,
         )
 
     def _fence(self, conn: Connection, claim: Claim, now: datetime, **values: Any) -> bool:
@@ -209,16 +206,14 @@ class JobLeases:
             )
             conn.execute(
                 insert(EVENTS).values(
-                    event_row(
-                        claim.job_id,
+                    claim_event(
+                        claim,
                         "progress",
                         JobState.RUNNING,
                         at=now,
                         progress=progress,
                         stage=stage,
                         message=message,
-                        epoch=claim.epoch,
-                        worker_id=claim.owner,
                     )
                 )
             )
@@ -306,15 +301,13 @@ class JobLeases:
                     finished_at=now,
                 )
                 events.append(
-                    event_row(
-                        claim.job_id,
+                    claim_event(
+                        claim,
                         "succeeded",
                         JobState.SUCCEEDED,
                         at=now,
                         progress=100.0,
                         message="succeeded",
-                        epoch=claim.epoch,
-                        worker_id=claim.owner,
                     )
                 )
             else:
@@ -372,16 +365,14 @@ class JobLeases:
             )
             conn.execute(
                 insert(EVENTS).values(
-                    event_row(
-                        claim.job_id,
+                    claim_event(
+                        claim,
                         kind,
                         state,
                         at=now,
                         progress=claim.job_progress(position, 0.0),
                         stage=slot.name,
                         message=message,
-                        epoch=claim.epoch,
-                        worker_id=claim.owner,
                     )
                 )
             )
@@ -409,16 +400,14 @@ class JobLeases:
             )
             conn.execute(
                 insert(EVENTS).values(
-                    event_row(
-                        claim.job_id,
+                    claim_event(
+                        claim,
                         "cancelled",
                         JobState.CANCELLED,
                         at=now,
                         progress=claim.job_progress(position, 0.0),
                         stage=slot.name,
                         message="cancelled",
-                        epoch=claim.epoch,
-                        worker_id=claim.owner,
                     )
                 )
             )
