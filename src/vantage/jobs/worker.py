@@ -79,7 +79,6 @@ class JobWorker:
         self.leases = JobLeases(engine, lease_ttl_s=settings.jobs.lease_ttl_s)
         self.worker_id = worker_id or worker_identity()
         self.pipelines = pipelines
-        self.kind = kind
         self.jobs_done = 0
         self.engine = engine
         self.identity = WorkerIdentity(
