@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -17,18 +16,6 @@ from vantage.jobs.queue import JobQueue
 from vantage.jobs.records import JobState, StageState
 
 from .harness import JOBS, job_row, row_counts, stage_rows
-
-
-@pytest.fixture
-def queue(engine: Engine) -> JobQueue:
-    return JobQueue(engine)
-
-
-@pytest.fixture
-def leases(engine: Engine) -> Iterator[JobLeases]:
-    leases = JobLeases(engine, lease_ttl_s=30.0)
-    yield leases
-    leases.close()
 
 
 def expire_lease(engine: Engine, job_id: str) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from sqlalchemy import Engine
 
 from vantage.jobs.leases import JobLeases
@@ -13,13 +10,6 @@ from vantage.jobs.records import JobState, StageState
 
 from .harness import job_row, stage_rows
 from .test_fencing import claim_as, expire_lease
-
-
-@pytest.fixture
-def leases(engine: Engine) -> Iterator[JobLeases]:
-    leases = JobLeases(engine, lease_ttl_s=30.0)
-    yield leases
-    leases.close()
 
 
 def test_finish_last_stage_claims_the_next_job(engine: Engine, leases: JobLeases) -> None:

@@ -27,11 +27,6 @@ from .harness import row_counts, wait_for, with_jobs, worker_thread
 DEADLINE_S = 30.0
 
 
-@pytest.fixture
-def queue(engine: Engine) -> JobQueue:
-    return JobQueue(engine, default_max_attempts=3)
-
-
 def wait_state(queue: JobQueue, job_id: str, *states: JobState) -> JobRecord:
     return wait_for(
         lambda: job if (job := queue.get(job_id)).state in states else None,
