@@ -83,6 +83,18 @@ class InvalidParamsError(InvalidInputError):
     code = "invalid-params"
 
 
+class InvalidMediaError(InvalidInputError):
+    """The media file cannot be used."""
+
+    code = "invalid-media"
+
+
+class TooFewImagesError(InvalidInputError):
+    """Too few usable images remain."""
+
+    code = "too-few-images"
+
+
 class NotFoundError(VantageError):
     """The requested thing does not exist."""
 
@@ -171,6 +183,14 @@ class JobFailedError(VantageError):
     http_status = 500
     exit_code = 1
     code = "job-failed"
+
+
+class ReconstructionError(VantageError):
+    """The reconstruction did not succeed."""
+
+    http_status = 422
+    exit_code = 65
+    code = "reconstruction-failed"
 
 
 class StageFailedError(VantageError):
