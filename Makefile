@@ -24,6 +24,10 @@ lint: setup
 
 bench: setup services
 	$(BIN)/python bench/jobs_throughput.py
+	$(BIN)/python bench/frames_throughput.py
+	$(BIN)/python bench/sfm_matching.py
+	$(BIN)/python bench/splat_train_step.py
+	$(BIN)/python bench/reconstruct_e2e.py
 
 services:
 	scripts/ensure-services.sh

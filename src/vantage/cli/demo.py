@@ -1,7 +1,8 @@
-"""``vantage demo``: start `vantage serve`, submit a job over HTTP, follow it by SSE, stop.
+"""``vantage demo``: render a sample capture, reconstruct it through `vantage serve`, stop.
 
-It exercises the whole platform path a user takes: the server with embedded workers, the REST
-API, the server-sent event stream and the metrics endpoint, on a fresh data folder.
+It exercises the whole path a user takes: a video in, the server with an embedded worker, the
+REST API, the server-sent event stream, the metrics endpoint, and the scene files out, on a
+fresh data folder.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -71,29 +72,39 @@ def sse_events(client: httpx.Client, path: str) -> Iterator[dict[str, Any]]:
 
 @app.command()
 def demo(
-    stages: Annotated[int, typer.Option(min=1, help="Stages of the diagnostic job.")] = 4,
-    stage_s: Annotated[float, typer.Option(min=0, help="Seconds per stage.")] = 1.5,
-    data_dir: Annotated[Path, typer.Option(help="Fresh data folder for the demo.")] = Path(".demo"),
+    preset: Annotated[str, typer.Option(help="Reconstruction preset.")] = "fast",
+    seconds: Annotated[float, typer.Option(min=2, help="Length of the sample video.")] = 8.0,
+    data_dir: Annotated[Path, typer.Option(help="Fresh folder for the demo.")] = Path(".demo"),
 ) -> None:
-    """Run a job end to end through `vantage serve`, the API and its event stream."""
+    """Render a sample capture and reconstruct it through `vantage serve`, the API and SSE."""
+    from vantage.capture.synthetic import render_orbit_video
+
     shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    data_dir = data_dir.resolve()
+    sample = render_orbit_video(data_dir / "sample.mp4", seconds=seconds, fps=15)
+    console.print(
+        f"rendered a sample capture: {sample.path} ({sample.frame_count} frames, 320×240, "
+        f"{len(sample.blurred_indices)} motion-blurred, {len(sample.static_indices)} paused)"
+    )
     port = free_port()
     env = {**os.environ, "VANTAGE__DATA_DIR": str(data_dir), "VANTAGE__API__PORT": str(port)}
     env.pop("VANTAGE__DB__URL", None)
-    data_dir.mkdir(parents=True)
     log_path = data_dir / "serve.log"
     console.print(f"starting [bold]vantage serve[/] on http://127.0.0.1:{port} (log: {log_path})")
     with log_path.open("wb") as log_file:
         server = subprocess.Popen(
-            [sys.executable, "-m", "vantage", "serve", "--workers", "2"],
+            [sys.executable, "-m", "vantage", "serve", "--workers", "1"],
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
+    output = data_dir / "scene"
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             wait_healthy(client, server, STARTUP_TIMEOUT_S)
-            _run_job(client, stages, stage_s)
+            params = {"input": str(sample.path), "output": str(output), "preset": preset}
+            _run_job(client, "reconstruct", params)
     finally:
         server.terminate()
         try:
@@ -101,14 +112,13 @@ def demo(
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-    console.print("server stopped; demo complete")
+    console.print("server stopped; outputs:")
+    for name in ("scene.ply", "report.json", "transforms.json", "sparse", "frames", "frames.json"):
+        console.print(f"  {output / name}")
 
 
-def _run_job(client: httpx.Client, stages: int, stage_s: float) -> None:
-    response = client.post(
-        "/jobs",
-        json={"pipeline": "diagnostic", "params": {"stages": stages, "stage_s": stage_s}},
-    )
+def _run_job(client: httpx.Client, pipeline: str, params: Mapping[str, object]) -> None:
+    response = client.post("/jobs", json={"pipeline": pipeline, "params": dict(params)})
     if response.status_code >= 400:
         raise VantageError(f"POST /jobs failed: {response.text}")
     job_id = response.json()["id"]
@@ -127,8 +137,9 @@ def _run_job(client: httpx.Client, stages: int, stage_s: float) -> None:
     seen.extend(event["kind"] for event in events)  # the stream ends after the final event
     console.print(f"{len(seen)} events: {' → '.join(dict.fromkeys(seen))}")
     for stage in job.stages:
-        console.print(f"  {stage.name}: {stage.state.value}, output {json.dumps(stage.output)}")
+        output = {k: v for k, v in (stage.output or {}).items() if not isinstance(v, list)}
+        console.print(f"  {stage.name}: {stage.state.value} {json.dumps(output, default=str)}")
     metrics = client.get("/metrics").text
-    wanted = ("vantage_jobs{", "vantage_stage_duration_seconds_count", "vantage_workers_alive")
+    wanted = ("vantage_jobs{", "vantage_stage_duration_seconds_sum", "vantage_workers_alive")
     shown = [line for line in metrics.splitlines() if line.startswith(wanted)]
     console.print("GET /metrics:\n  " + "\n  ".join(shown))

@@ -422,6 +422,18 @@ class JobLeases:
             return False
         return True
 
+    def expire(self, job_id: str, epoch: int) -> bool:
+        """End the lease of ``job_id`` at ``epoch`` now (its holder is known to be dead), so the
+        next `reap` returns the job to the queue; False if that claim no longer stands."""
+        past = utcnow() - timedelta(seconds=1)
+        with write_tx(self.engine) as conn:
+            changed = conn.execute(
+                update(JOBS)
+                .where(JOBS.c.id == job_id, JOBS.c.epoch == epoch, JOBS.c.state == _RUNNING)
+                .values(lease_expires_at=past)
+            ).rowcount
+        return bool(changed)
+
     def reap(self) -> list[tuple[str, JobState]]:
         """Return running jobs whose lease expired to the queue (or fail them when out of
         attempts). Returns the reaped job ids and their new states."""

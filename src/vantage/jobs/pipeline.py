@@ -21,6 +21,7 @@ from vantage.errors import InvalidParamsError, UnknownPipelineError
 #: Every pipeline Vantage can run. Domains add theirs here.
 PIPELINES: dict[str, str] = {
     "diagnostic": "vantage.jobs.diagnostic:PIPELINE",
+    "reconstruct": "vantage.capture.pipeline:PIPELINE",
 }
 
 

@@ -1,0 +1,86 @@
+"""The reconstruction's quality report (report.json), built from the stages' summaries."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from vantage.capture.params import ReconstructParams
+
+#: Packages whose versions a report records.
+VERSIONED = ("vantage", "torch", "pycolmap", "av", "opencv-python-headless", "numpy", "gsplat")
+STAGES = ("input", "frames", "sfm", "train")
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON to ``path`` through a temp file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(data, stream, indent=2, sort_keys=False, default=str)
+            stream.write("\n")
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for name in VERSIONED:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def build_report(params: ReconstructParams, outputs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The report from the finished stages' outputs (input, frames, sfm, train)."""
+    source, frames, sfm, train = (outputs.get(name, {}) for name in STAGES)
+    kind = source.get("kind")
+    return {
+        "input": {
+            "kind": kind,
+            "path": source.get("path"),
+            "frames_seen": frames.get("decoded") if kind == "video" else frames.get("seen"),
+            "video": {
+                k: source[k]
+                for k in ("width", "height", "fps", "duration_s", "codec")
+                if k in source
+            }
+            or None,
+        },
+        "frames": {
+            "decoded": frames.get("decoded"),
+            "kept": frames.get("kept"),
+            "rejected_blurry": frames.get("rejected_blurry", 0),
+            "rejected_static": frames.get("rejected_static", 0),
+            "rejected_exposure": frames.get("rejected_exposure", 0),
+            "skipped_files": frames.get("skipped_files", []),
+        },
+        "sfm": {
+            "input_images": sfm.get("input_images"),
+            "registered_images": sfm.get("registered_images"),
+            "points3d": sfm.get("points3d"),
+            "mean_reprojection_error_px": sfm.get("mean_reprojection_error_px"),
+        },
+        "train": {
+            "iterations": train.get("iterations"),
+            "gaussians": train.get("gaussians"),
+            "backend": train.get("backend"),
+            "psnr_initial": train.get("psnr_initial"),
+            "psnr_test": train.get("psnr_test"),
+            "ssim_test": train.get("ssim_test"),
+            "test_views": train.get("test_views"),
+            "step_s_mean": train.get("step_s_mean"),
+        },
+        "timings_s": {name: outputs.get(name, {}).get("seconds") for name in STAGES},
+        "settings": params.model_dump(),
+        "versions": _versions(),
+    }
