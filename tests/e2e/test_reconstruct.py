@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from vantage.capture.synthetic import render_orbit_video
+from vantage.storage import LocalStore
 
 TIMEOUT_S = 600
 FAST = ["--preset", "fast", "--max-frames", "24"]
@@ -91,6 +92,10 @@ def test_reconstruct_writes_scene_report_and_resumes(orbit_video: Path, tmp_path
     assert len(frames) == report["frames"]["kept"]
     transforms = json.loads((out / "transforms.json").read_text())
     assert len(transforms["frames"]) == report["sfm"]["registered_images"]
+
+    store = LocalStore(data_dir / "blobs")
+    for name, key in report["artifacts"].items():
+        assert store.get_bytes(key) == (out / name).read_bytes(), name
 
     again = _vantage(args, data_dir)  # already done: nothing reruns
     assert again.returncode == 0 and "already reconstructed" in again.stdout

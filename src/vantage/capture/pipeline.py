@@ -164,10 +164,20 @@ def _train_stage(ctx: StageContext) -> dict[str, Any]:
     }
 
 
+#: Output files kept in the blob store too, under ``jobs/<job id>/``.
+ARTIFACTS = ("scene.ply", "report.json", "transforms.json", "frames.json")
+
+
 def _report_stage(ctx: StageContext) -> dict[str, Any]:
     params = _params(ctx)
+    out = params.output_dir
     report = build_report(params, dict(ctx.outputs))
-    write_json_atomic(params.output_dir / "report.json", report)
+    if ctx.store is not None:
+        report["artifacts"] = {name: f"jobs/{ctx.job_id}/{name}" for name in ARTIFACTS}
+    write_json_atomic(out / "report.json", report)
+    if ctx.store is not None:
+        for name, key in report["artifacts"].items():
+            ctx.store.put_file(key, out / name)
     return {
         "report": str(params.output_dir / "report.json"),
         "psnr_test": report["train"]["psnr_test"],

@@ -12,11 +12,14 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
 from vantage.errors import InvalidParamsError, UnknownPipelineError
+
+if TYPE_CHECKING:
+    from vantage.storage.base import BlobStore
 
 #: Every pipeline Vantage can run. Domains add theirs here.
 PIPELINES: dict[str, str] = {
@@ -55,6 +58,7 @@ class StageContext:
     outputs: Mapping[str, dict[str, Any]]
     work_dir: Path
     progress: ProgressReporter
+    store: BlobStore | None = None  # where a stage keeps results that outlive the machine
 
 
 StageFunction = Callable[[StageContext], dict[str, Any] | None]

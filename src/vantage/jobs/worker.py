@@ -40,6 +40,7 @@ from vantage.jobs.queue import worker_identity
 from vantage.jobs.records import JobState
 from vantage.observe import metrics
 from vantage.observe.logs import bind_job, bind_worker
+from vantage.storage import open_store
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class JobWorker:
         self.identity = WorkerIdentity(
             self.worker_id, kind, socket.gethostname(), os.getpid(), utcnow()
         )
+        self.store = open_store(settings)
         self._in_hand: _InHand | None = None
         self._next: Claim | None = None
         self._lock = threading.Lock()
@@ -171,6 +173,7 @@ class JobWorker:
                     outputs=dict(claim.outputs),
                     work_dir=self.settings.data_dir / "jobs" / claim.job_id,
                     progress=self._reporter(in_hand, position),
+                    store=self.store,
                 )
                 started = time.perf_counter()
                 output = _json_output(stage.run(ctx))
