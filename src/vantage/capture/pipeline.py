@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from vantage.capture.params import ReconstructParams
-from vantage.capture.report import build_report, write_json_atomic
+from vantage.capture.report import build_report
 from vantage.errors import InvalidMediaError, TooFewImagesError
 from vantage.jobs.pipeline import Pipeline, Resources, Stage, StageContext
+from vantage.storage.streaming import write_json_atomic
 
 PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".heic", ".heif"})
 #: Fewest photos or keyframes SfM can work with.

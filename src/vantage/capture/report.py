@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 from vantage.capture.params import ReconstructParams
@@ -14,20 +10,6 @@ from vantage.capture.params import ReconstructParams
 #: Packages whose versions a report records.
 VERSIONED = ("vantage", "torch", "pycolmap", "av", "opencv-python-headless", "numpy", "gsplat")
 STAGES = ("input", "frames", "sfm", "train")
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as indented JSON to ``path`` through a temp file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, indent=2, sort_keys=False, default=str)
-            stream.write("\n")
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _versions() -> dict[str, str | None]:

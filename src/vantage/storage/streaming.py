@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from vantage.errors import StorageError
 from vantage.storage.base import TEMP_PREFIX
@@ -102,6 +103,12 @@ def atomic_write(dest: Path, chunks: Iterable[bytes]) -> TempFile:
     temp = write_temp(dest.parent, chunks)
     commit(temp.path, dest)
     return TempFile(dest, temp.size_bytes, temp.sha256, temp.inode)
+
+
+def write_json_atomic(dest: Path, document: Any) -> None:
+    """Write ``document`` as indented JSON to ``dest``, whole or not at all (`atomic_write`)."""
+    text = json.dumps(document, indent=2, default=str) + "\n"
+    atomic_write(dest, [text.encode("utf-8")])
 
 
 @contextmanager

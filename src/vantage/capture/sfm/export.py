@@ -6,7 +6,6 @@ the new complete one: each is written beside its destination, then renamed into 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -47,20 +46,6 @@ def _replace_dir(source: Path, destination: Path) -> None:
     os.replace(source, destination)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def write_json(document: dict[str, Any], path: Path) -> None:
-    """Write ``document`` as indented JSON via a temporary file renamed over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(document, stream, indent=2)
-            stream.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def transforms_from_model(model: Any, image_dir: Path, out_dir: Path) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from vantage.capture.sfm import colmap
 from vantage.capture.sfm.cameras import group_by_camera
-from vantage.capture.sfm.export import transforms_from_model, write_json, write_sparse
+from vantage.capture.sfm.export import transforms_from_model, write_sparse
 from vantage.capture.sfm.options import (
     ResolvedMatching,
     SfmOptions,
@@ -22,6 +22,7 @@ from vantage.capture.sfm.options import (
     resolve_use_gpu,
 )
 from vantage.errors import InvalidInputError, ReconstructionError, TooFewImagesError
+from vantage.storage.streaming import write_json_atomic
 
 Progress = Callable[[float, str], None]
 
@@ -177,7 +178,7 @@ def run_sfm(
     with _timed(seconds, "export"):
         report("export", 0.0, "writing sparse model and transforms.json")
         write_sparse(model, sparse_dir)
-        write_json(transforms_from_model(model, image_dir, out_dir), transforms_path)
+        write_json_atomic(transforms_path, transforms_from_model(model, image_dir, out_dir))
     report("export", 1.0, f"{kept}/{len(names)} images registered")
 
     return SfmResult(

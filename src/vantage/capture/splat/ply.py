@@ -8,7 +8,6 @@ then B), ``opacity`` (logit), ``scale_0..2`` (log), ``rot_0..3`` (wxyz).
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import torch
 
 from vantage.capture.splat.gaussians import Gaussians
 from vantage.errors import InvalidInputError
+from vantage.storage.streaming import atomic_write
 
 
 def ply_properties(sh_degree: int) -> list[str]:
@@ -66,14 +66,7 @@ def export_ply(gaussians: Gaussians, path: Path) -> None:
         ]
         data = torch.cat([c.detach().float().cpu() for c in columns], dim=1).numpy()
     body = np.ascontiguousarray(data, dtype="<f4").tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("wb") as file:
-        file.write(_header(count, ply_properties(gaussians.sh_degree)))
-        file.write(body)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
+    atomic_write(path, [_header(count, ply_properties(gaussians.sh_degree)), body])
 
 
 def _parse_header(raw: bytes, path: Path) -> tuple[int, list[str], int]:
