@@ -7,6 +7,8 @@ transactions stay deferred so readers never wait for writers (WAL).
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,10 +73,10 @@ def _sqlite_engine(url: str, database: str | None, busy_timeout_s: float, echo: 
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+        _enable_wal(cursor, busy_timeout_s)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -83,6 +85,31 @@ def _sqlite_engine(url: str, database: str | None, busy_timeout_s: float, echo: 
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def _enable_wal(cursor: Any, busy_timeout_s: float) -> None:
+    """Put the database in WAL mode (persistent in the file), waiting out concurrent openers.
+
+    Switching the journal mode needs an exclusive lock, and SQLite answers BUSY at once — without
+    its busy handler — while another connection converts the file or recovers its WAL, which is
+    exactly what happens when a worker and a CLI open a new catalog together. So the mode is only
+    changed when the file is not in WAL yet, and a BUSY answer is retried until the busy timeout.
+    """
+    deadline = time.monotonic() + busy_timeout_s
+    delay = 0.005
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 @contextmanager
