@@ -3,14 +3,19 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BUNDLE := src/vantage/web/static/dist/viewer.js
 
 .PHONY: setup demo test lint bench services clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(BUNDLE)
 
-$(STAMP): pyproject.toml scripts/setup.sh
+$(STAMP): pyproject.toml scripts/setup.sh webui/package.json webui/package-lock.json
 	PYTHON=$(PYTHON) scripts/setup.sh
 	touch $(STAMP)
+
+# setup.sh builds the viewer bundle; this rebuilds it when its sources change or it is gone.
+$(BUNDLE): webui/build.mjs $(wildcard webui/src/*) | $(STAMP)
+	cd webui && npm run --silent build
 
 demo: setup
 	$(BIN)/vantage demo
@@ -28,6 +33,7 @@ bench: setup services
 	$(BIN)/python bench/sfm_matching.py
 	$(BIN)/python bench/splat_train_step.py
 	$(BIN)/python bench/reconstruct_e2e.py
+	$(BIN)/python bench/compress_formats.py
 
 services:
 	scripts/ensure-services.sh

@@ -4,7 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
-apt_packages=(postgresql postgresql-client-common)
+apt_packages=(postgresql postgresql-client-common chromium)
+# Node 20 and npm: Debian's packages unless a Node install (e.g. NodeSource's) is already there.
+command -v npm >/dev/null 2>&1 || apt_packages+=(nodejs npm)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -19,3 +21,6 @@ fi
 .venv/bin/pip install -q --upgrade pip setuptools wheel
 # torch is pinned exactly (pyproject) so pip takes the local CPU wheel, never a CUDA build.
 .venv/bin/pip install -q -e '.[dev]'
+
+# The browser bundle (3D viewer) and the Node tools tests use (splat-transform): built, not committed.
+(cd webui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)

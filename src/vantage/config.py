@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,6 +29,9 @@ from vantage.errors import ConfigError
 ENV_PREFIX = "VANTAGE__"
 ENV_DELIMITER = "__"
 DEFAULT_TOML = Path("vantage.toml")
+
+#: Bind addresses that name no host a browser could open.
+_WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
 
 _toml_path: ContextVar[Path | None] = ContextVar("vantage_toml_path", default=None)
 
@@ -127,6 +130,73 @@ class ApiSettings(_Section):
     embedded_workers: bool = Field(
         True, description="`vantage serve` also starts worker.concurrency worker processes."
     )
+    public_url: str | None = Field(
+        None,
+        description="Base URL people reach the web UI at, for links in notifications; empty "
+        "means http://127.0.0.1:<api.port> (or http://<api.host>:<api.port> for a named host).",
+    )
+
+
+_GIB = 1024**3
+
+
+class UploadsSettings(_Section):
+    """Files uploaded through the API (``POST /uploads``), streamed into the blob store."""
+
+    max_file_bytes: int = Field(10 * _GIB, ge=1, description="Largest uploaded file, in bytes.")
+    max_request_bytes: int = Field(
+        20 * _GIB, ge=1, description="Largest upload request (all its files), in bytes."
+    )
+    max_files: int = Field(5000, ge=1, description="Most files in one upload.")
+    abandoned_after_s: float = Field(
+        24 * 3600.0,
+        gt=0,
+        description="Files of an upload that never completed are deleted after this long.",
+    )
+    sweep_interval_s: float = Field(
+        3600.0, gt=0, description="How often each worker looks for abandoned uploads."
+    )
+
+
+class InputsSettings(_Section):
+    """Where job inputs may come from besides server paths: uploads, S3 and HTTP(S) URLs."""
+
+    max_download_bytes: int = Field(
+        20 * _GIB, ge=1, description="Largest input downloaded from S3 or HTTP, in bytes."
+    )
+    http_timeout_s: float = Field(
+        30.0, gt=0, description="Connect and read timeout of an HTTP(S) input download."
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="S3-compatible endpoint for s3:// inputs; empty means AWS."
+    )
+    s3_region: str = Field("us-east-1", description="Region of s3:// inputs.")
+    block_private_networks: bool = Field(
+        False,
+        description="Refuse http(s):// inputs (and their redirects) that resolve to loopback, "
+        "private, link-local or reserved addresses; turn on where untrusted users submit jobs.",
+    )
+
+
+class NotifySettings(_Section):
+    """E-mail and webhook notices when a job succeeds or fails for good."""
+
+    smtp_host: str | None = Field(
+        None, description="SMTP server for e-mail notices; empty means no e-mail is sent."
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
+    smtp_from: str = Field("vantage@localhost", description="Sender address of e-mail notices.")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_user: str | None = Field(None, description="SMTP login name; empty means no login.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password (with smtp_user).")
+    smtp_timeout_s: float = Field(10.0, gt=0, description="Timeout of one SMTP conversation.")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="Timeout of one webhook POST.")
+    webhook_attempts: int = Field(
+        4, ge=1, le=20, description="POSTs tried before a webhook notice is given up."
+    )
+    webhook_backoff_s: float = Field(
+        1.0, ge=0, description="Wait before the second webhook POST; doubles after each failure."
+    )
 
 
 class LogSettings(_Section):
@@ -162,6 +232,15 @@ class Settings(BaseSettings):
     )
     api: ApiSettings = Field(default_factory=ApiSettings, description=ApiSettings.__doc__)
     log: LogSettings = Field(default_factory=LogSettings, description=LogSettings.__doc__)
+    uploads: UploadsSettings = Field(
+        default_factory=UploadsSettings, description=UploadsSettings.__doc__
+    )
+    inputs: InputsSettings = Field(
+        default_factory=InputsSettings, description=InputsSettings.__doc__
+    )
+    notify: NotifySettings = Field(
+        default_factory=NotifySettings, description=NotifySettings.__doc__
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -189,6 +268,15 @@ class Settings(BaseSettings):
     def blob_root(self) -> Path:
         """Folder of the local blob store."""
         return self.storage.local_root or self.data_dir / "blobs"
+
+    @property
+    def public_url(self) -> str:
+        """Base URL of the web UI for links people follow (no trailing '/')."""
+        if self.api.public_url:
+            return self.api.public_url.rstrip("/")
+        host = self.api.host if self.api.host not in _WILDCARD_HOSTS else "127.0.0.1"
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.api.port}"
 
     def redacted(self) -> dict[str, Any]:
         """The settings as JSON-ready data, with passwords in URLs hidden."""

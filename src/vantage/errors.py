@@ -10,6 +10,7 @@ from a missing thing (66), an unavailable service (69), a conflict (75) or bad c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 
@@ -20,6 +21,8 @@ class VantageError(Exception):
     exit_code: ClassVar[int] = 70  # EX_SOFTWARE
     #: Short, stable, machine-readable name used as the problem+json ``type`` suffix.
     code: ClassVar[str] = "internal"
+    #: Headers the API adds to the error's response (e.g. ``WWW-Authenticate``).
+    http_headers: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, message: str | None = None, **fields: Any) -> None:
         self.message = message or (self.__doc__ or "").strip().splitlines()[0]
@@ -95,6 +98,29 @@ class TooFewImagesError(InvalidInputError):
     code = "too-few-images"
 
 
+class PayloadTooLargeError(InvalidInputError):
+    """The content is larger than allowed."""
+
+    http_status = 413
+    code = "too-large"
+
+
+class UnsupportedMediaTypeError(InvalidInputError):
+    """The request body is not of a media type this endpoint takes."""
+
+    http_status = 415
+    code = "unsupported-media-type"
+
+
+class AuthenticationError(VantageError):
+    """A valid API token is required."""
+
+    http_status = 401
+    exit_code = 77  # EX_NOPERM
+    code = "unauthorized"
+    http_headers = {"WWW-Authenticate": "Bearer"}
+
+
 class NotFoundError(VantageError):
     """The requested thing does not exist."""
 
@@ -107,6 +133,24 @@ class JobNotFoundError(NotFoundError):
     """No job has that id."""
 
     code = "job-not-found"
+
+
+class UploadNotFoundError(NotFoundError):
+    """No upload has that id."""
+
+    code = "upload-not-found"
+
+
+class TokenNotFoundError(NotFoundError):
+    """No API token has that name."""
+
+    code = "token-not-found"
+
+
+class ArtifactNotFoundError(NotFoundError):
+    """The job has no artifact of that name."""
+
+    code = "artifact-not-found"
 
 
 class BlobNotFoundError(NotFoundError):
@@ -169,6 +213,12 @@ class ServiceUnavailableError(VantageError):
     http_status = 503
     exit_code = 69  # EX_UNAVAILABLE
     code = "unavailable"
+
+
+class NotificationError(ServiceUnavailableError):
+    """A job notice could not be delivered."""
+
+    code = "notification-failed"
 
 
 class CatalogOutdatedError(ServiceUnavailableError):

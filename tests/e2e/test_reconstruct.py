@@ -76,7 +76,7 @@ def test_reconstruct_writes_scene_report_and_resumes(orbit_video: Path, tmp_path
     assert rerun.returncode == 0, rerun.stderr
     assert "resuming" in rerun.stdout
     runs = _stage_runs(data_dir)
-    assert runs == {"input": 1, "frames": 1, "sfm": 1, "train": 2, "report": 1}
+    assert runs == {"input": 1, "frames": 1, "sfm": 1, "train": 2, "compress": 1, "report": 1}
 
     report = json.loads((out / "report.json").read_text())
     assert report["input"]["kind"] == "video"
@@ -93,9 +93,24 @@ def test_reconstruct_writes_scene_report_and_resumes(orbit_video: Path, tmp_path
     transforms = json.loads((out / "transforms.json").read_text())
     assert len(transforms["frames"]) == report["sfm"]["registered_images"]
 
+    compress = report["compress"]
+    ply_bytes = (out / "scene.ply").stat().st_size
+    assert compress["ply_bytes"] == ply_bytes
+    for fmt, suffix in (("sog", ".sog"), ("spz", ".spz")):
+        entry = compress["formats"][fmt]
+        assert entry["file"] == f"scene{suffix}"
+        assert entry["bytes"] == (out / entry["file"]).stat().st_size < ply_bytes / 3
+        assert abs(entry["psnr_drop_db"]) < 1.0, entry  # rendered from the held-out views
+    assert compress["viewer"] == "viewer.html"
+    assert "scene.sog" in (out / "viewer.html").read_text()
+
     store = LocalStore(data_dir / "blobs")
+    assert set(report["artifacts"]) >= {"scene.ply", "scene.sog", "scene.spz", "viewer.html"}
     for name, key in report["artifacts"].items():
         assert store.get_bytes(key) == (out / name).read_bytes(), name
+    with sqlite3.connect(data_dir / "vantage.db") as db:
+        recorded = dict(db.execute("SELECT name, blob_key FROM artifacts").fetchall())
+    assert recorded == report["artifacts"]
 
     again = _vantage(args, data_dir)  # already done: nothing reruns
     assert again.returncode == 0 and "already reconstructed" in again.stdout

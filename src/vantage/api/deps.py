@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the settings, catalog engine and job queue that `create_app` stored."""
+"""FastAPI dependencies: the settings, catalog engine, job queue and blob store of the app."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from vantage.config import Settings
 from vantage.jobs.queue import JobQueue
+from vantage.storage import BlobStore, open_store
 
 
 def get_settings(request: Request) -> Settings:
@@ -29,6 +30,16 @@ def get_queue(request: Request) -> JobQueue:
     return queue
 
 
+def get_store(request: Request) -> BlobStore:
+    """The blob store the settings name, opened on first use and kept for the app's life."""
+    state = request.app.state
+    store: BlobStore | None = getattr(state, "store", None)
+    if store is None:
+        store = state.store = open_store(state.settings)
+    return store
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 QueueDep = Annotated[JobQueue, Depends(get_queue)]
+StoreDep = Annotated[BlobStore, Depends(get_store)]

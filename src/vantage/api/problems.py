@@ -30,7 +30,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 async def _vantage_error(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, VantageError)  # registered for VantageError only
-    return ProblemResponse(exc.problem(instance=request.url.path), status_code=exc.http_status)
+    return ProblemResponse(
+        exc.problem(instance=request.url.path),
+        status_code=exc.http_status,
+        headers=dict(exc.http_headers) or None,
+    )
 
 
 async def _invalid_request(request: Request, exc: Exception) -> ProblemResponse:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, field_validator
 
-from vantage.jobs.records import JobRecord
+from vantage.capture.params import Preset
+from vantage.capture.sources import parse_input
+from vantage.errors import InvalidInputError
+from vantage.jobs.records import EMAIL_PATTERN, JobRecord, NotifyTargets
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -40,6 +43,46 @@ class JobSubmit(BaseModel):
         le=100,
         description="Attempts before the job fails for good; empty means jobs.max_attempts.",
     )
+    notify: NotifyTargets | None = Field(
+        None, description="Who hears when the job succeeds or fails for good."
+    )
+
+
+class StartJob(BaseModel):
+    """The seeds' request: reconstruct the capture at a URL and tell someone when it is done."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    s3_url: str = Field(
+        alias="s3Url",
+        min_length=1,
+        description="The capture: s3://bucket/key-or-prefix (a video, or a prefix of photos), "
+        "or an http(s):// URL such as a presigned S3 link.",
+    )
+    email: str = Field(
+        max_length=254,
+        pattern=EMAIL_PATTERN,
+        description="Address that gets an e-mail when the job ends.",
+    )
+    preset: Preset = Field("balanced", description="Speed/quality trade-off.")
+    webhook: AnyHttpUrl | None = Field(
+        None, description="URL that gets a JSON POST when the job ends."
+    )
+
+    @field_validator("s3_url")
+    @classmethod
+    def _remote(cls, value: str) -> str:
+        try:
+            kind = parse_input(value).kind
+        except InvalidInputError as exc:
+            raise ValueError(str(exc)) from None
+        if kind not in {"s3", "http"}:
+            raise ValueError("must be an s3:// or http(s):// URL")
+        return value
+
+    def notify_targets(self) -> NotifyTargets:
+        """Where the job's notices go."""
+        return NotifyTargets(email=self.email, webhook=self.webhook)
 
 
 class JobPage(BaseModel):

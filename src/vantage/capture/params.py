@@ -5,9 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vantage.capture.sources import parse_input
+from vantage.errors import InvalidInputError, InvalidParamsError
 
 Preset = Literal["fast", "balanced", "quality"]
+SceneFormat = Literal["sog", "spz", "compressed-ply"]
+DEFAULT_FORMATS: tuple[SceneFormat, ...] = ("sog", "spz")
 
 #: Keyframes kept from a video, per preset (the trainer's presets live in capture.splat).
 MAX_FRAMES: dict[str, int] = {"fast": 40, "balanced": 90, "quality": 180}
@@ -20,8 +25,15 @@ class ReconstructParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    input: str = Field(description="A video file, or a folder of photos (JPEG, PNG, HEIC).")
-    output: str = Field(description="Folder for frames, sparse model, scene.ply and report.json.")
+    input: str = Field(
+        description="A video or a folder of photos (JPEG, PNG, HEIC): a path on the server, "
+        "upload://<id> (from POST /uploads), s3://bucket/key-or-prefix or an http(s):// URL."
+    )
+    output: str | None = Field(
+        None,
+        description="Folder for frames, sparse model, scene.ply and report.json; empty means "
+        "the job's own folder, <data dir>/jobs/<job id>/.",
+    )
     preset: Preset = Field("balanced", description="Speed/quality trade-off.")
     max_frames: int | None = Field(
         None, ge=3, le=2000, description="Keyframes to keep from a video (default: preset)."
@@ -40,10 +52,35 @@ class ReconstructParams(BaseModel):
         0.5, gt=0, le=1, description="Fail SfM when fewer images than this share register."
     )
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Training device.")
+    formats: list[SceneFormat] = Field(
+        default_factory=lambda: list(DEFAULT_FORMATS),
+        max_length=3,
+        description="Compressed scene files to write beside scene.ply (empty: none).",
+    )
+    reduce: bool = Field(
+        True,
+        description="Before compressing, drop near-transparent Gaussians and SH bands that add "
+        "little colour.",
+    )
+
+    @field_validator("input")
+    @classmethod
+    def _input_has_a_known_form(cls, value: str) -> str:
+        try:
+            parse_input(value)
+        except InvalidInputError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @property
     def output_dir(self) -> Path:
-        """The output folder."""
+        """The output folder (the job fills it in when it was left empty).
+
+        Raises:
+            InvalidParamsError: no output folder was given or filled in.
+        """
+        if self.output is None:
+            raise InvalidParamsError("reconstruct: no output folder", field="output")
         return Path(self.output)
 
     @property

@@ -12,12 +12,15 @@ import json
 import os
 import shutil
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, cast
 
+from vantage.capture import sources
 from vantage.capture.params import ReconstructParams
 from vantage.capture.report import build_report
 from vantage.errors import InvalidMediaError, TooFewImagesError
+from vantage.jobs.artifacts import artifact_key
 from vantage.jobs.pipeline import Pipeline, Resources, Stage, StageContext
 from vantage.storage.streaming import write_json_atomic
 
@@ -27,7 +30,10 @@ MIN_IMAGES = 3
 
 
 def _params(ctx: StageContext) -> ReconstructParams:
-    return cast(ReconstructParams, ctx.params)
+    params = cast(ReconstructParams, ctx.params)
+    if params.output is None:  # no folder given: the job's own, <data dir>/jobs/<job id>/
+        return params.model_copy(update={"output": str(ctx.work_dir.absolute())})
+    return params
 
 
 def inspect_input(path: Path) -> dict[str, Any]:
@@ -56,7 +62,9 @@ def inspect_input(path: Path) -> dict[str, Any]:
 def _input_stage(ctx: StageContext) -> dict[str, Any]:
     params = _params(ctx)
     started = time.perf_counter()
-    found = inspect_input(Path(params.input))
+    found = inspect_input(sources.materialise(params.input, ctx))  # downloads land in work_dir
+    if sources.parse_input(params.input).kind != "path":
+        found["source"] = params.input
     out = params.output_dir
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "config.json", {"job_id": ctx.job_id, **params.model_dump()})
@@ -83,13 +91,13 @@ def _frames_stage(ctx: StageContext) -> dict[str, Any]:
         from vantage.capture.frames import KeyframeOptions, select_keyframes
 
         options = KeyframeOptions(max_frames=params.frame_limit, max_side=params.frame_side)
-        result = select_keyframes(Path(params.input), frames_dir, options, ctx.progress)
+        result = select_keyframes(Path(source["path"]), frames_dir, options, ctx.progress)
         frames, stats = result.frames, dict[str, Any](result.stats)
     else:
         from vantage.capture.frames.photos import load_photos
 
         photos = load_photos(
-            Path(params.input),
+            Path(source["path"]),  # the input stage's local copy of a remote input
             frames_dir,
             max_side=params.frame_side,
             min_images=MIN_IMAGES,
@@ -165,6 +173,46 @@ def _train_stage(ctx: StageContext) -> dict[str, Any]:
     }
 
 
+def _compress_stage(ctx: StageContext) -> dict[str, Any]:
+    from vantage.capture.compress.camera import start_camera
+    from vantage.capture.compress.encode import EncodeOptions, HeldOutViews, encode_scene
+    from vantage.capture.splat.colmap_scene import load_colmap_scene
+    from vantage.capture.splat.train import TrainOptions, evaluation_views
+    from vantage.errors import ConfigError
+    from vantage.web.viewer import write_standalone_viewer
+
+    params = _params(ctx)
+    out = params.output_dir
+    started = time.perf_counter()
+    if not params.formats:
+        return {"formats": {}, "viewer": None, "seconds": 0.0}
+    options = TrainOptions.preset(params.preset)
+    scene = load_colmap_scene(out / "sparse", out / "frames", max_side=options.max_side)
+    views, background = evaluation_views(scene, options)
+    section = encode_scene(
+        out / "scene.ply",
+        out,
+        EncodeOptions(formats=tuple(params.formats), reduce=params.reduce),
+        held_out=HeldOutViews(views, background),
+        progress=ctx.progress,
+    )
+    camera = start_camera(scene.cameras, scene.points)
+    viewer, viewer_error = None, None
+    if "sog" in params.formats:
+        title = f"Vantage {out.name}"
+        try:
+            viewer = write_standalone_viewer(out, "scene.sog", title=title, camera=camera).name
+        except ConfigError as exc:  # no bundle built: the scene files are still worth having
+            viewer_error = str(exc)
+    return {
+        **section,
+        "viewer": viewer,
+        "viewer_error": viewer_error,
+        "viewer_camera": asdict(camera) if camera else None,
+        "seconds": time.perf_counter() - started,
+    }
+
+
 #: Output files kept in the blob store too, under ``jobs/<job id>/``.
 ARTIFACTS = ("scene.ply", "report.json", "transforms.json", "frames.json")
 
@@ -173,16 +221,23 @@ def _report_stage(ctx: StageContext) -> dict[str, Any]:
     params = _params(ctx)
     out = params.output_dir
     report = build_report(params, dict(ctx.outputs))
+    names = _artifact_names(ctx)
     if ctx.store is not None:
-        report["artifacts"] = {name: f"jobs/{ctx.job_id}/{name}" for name in ARTIFACTS}
+        report["artifacts"] = {name: artifact_key(ctx.job_id, name) for name in names}
     write_json_atomic(out / "report.json", report)
-    if ctx.store is not None:
-        for name, key in report["artifacts"].items():
-            ctx.store.put_file(key, out / name)
+    for name in names:
+        ctx.publish(name, out / name)
     return {
         "report": str(params.output_dir / "report.json"),
         "psnr_test": report["train"]["psnr_test"],
     }
+
+
+def _artifact_names(ctx: StageContext) -> list[str]:
+    compress = ctx.outputs.get("compress", {})
+    written = [entry["file"] for entry in compress.get("formats", {}).values()]
+    viewer = [compress["viewer"]] if compress.get("viewer") else []
+    return [*ARTIFACTS, *written, *viewer]
 
 
 def _plan(params: ReconstructParams) -> list[Stage]:
@@ -191,7 +246,8 @@ def _plan(params: ReconstructParams) -> list[Stage]:
         Stage("input", _input_stage, weight=1),
         Stage("frames", _frames_stage, weight=10, resources=Resources(cpus=cores)),
         Stage("sfm", _sfm_stage, weight=30, resources=Resources(cpus=cores)),
-        Stage("train", _train_stage, weight=58, resources=Resources(cpus=cores, gpus=0)),
+        Stage("train", _train_stage, weight=55, resources=Resources(cpus=cores, gpus=0)),
+        Stage("compress", _compress_stage, weight=3, resources=Resources(cpus=cores)),
         Stage("report", _report_stage, weight=1),
     ]
 
@@ -201,6 +257,7 @@ PIPELINE = Pipeline(
     description="A video or photo folder → keyframes → COLMAP model → trained 3D Gaussian splats.",
     params_model=ReconstructParams,
     plan=_plan,
+    preflight=lambda params, store: sources.preflight(params.input, store),
 )
 
 

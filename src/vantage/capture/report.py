@@ -9,7 +9,7 @@ from vantage.capture.params import ReconstructParams
 
 #: Packages whose versions a report records.
 VERSIONED = ("vantage", "torch", "pycolmap", "av", "opencv-python-headless", "numpy", "gsplat")
-STAGES = ("input", "frames", "sfm", "train")
+STAGES = ("input", "frames", "sfm", "train", "compress")
 
 
 def _versions() -> dict[str, str | None]:
@@ -24,7 +24,7 @@ def _versions() -> dict[str, str | None]:
 
 def build_report(params: ReconstructParams, outputs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The report from the finished stages' outputs (input, frames, sfm, train)."""
-    source, frames, sfm, train = (outputs.get(name, {}) for name in STAGES)
+    source, frames, sfm, train, compress = (outputs.get(name, {}) for name in STAGES)
     kind = source.get("kind")
     return {
         "input": {
@@ -61,6 +61,15 @@ def build_report(params: ReconstructParams, outputs: dict[str, dict[str, Any]]) 
             "ssim_test": train.get("ssim_test"),
             "test_views": train.get("test_views"),
             "step_s_mean": train.get("step_s_mean"),
+        },
+        "compress": {
+            "ply_bytes": compress.get("ply_bytes"),
+            "gaussians": compress.get("gaussians"),
+            "reductions": compress.get("reductions"),
+            "psnr_test_ply": compress.get("psnr_test_ply"),
+            "formats": compress.get("formats", {}),
+            "viewer": compress.get("viewer"),
+            "viewer_error": compress.get("viewer_error"),
         },
         "timings_s": {name: outputs.get(name, {}).get("seconds") for name in STAGES},
         "settings": params.model_dump(),

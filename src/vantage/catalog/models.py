@@ -1,4 +1,4 @@
-"""The catalog's tables as typed SQLAlchemy 2 models: jobs, stages, events, workers, blobs.
+"""The catalog's tables as typed SQLAlchemy 2 models: jobs, stages, events, workers, blobs, tokens.
 
 The Alembic migrations under ``migrations/`` must produce exactly this schema on SQLite and on
 PostgreSQL; a test compares them. Times are timezone-aware UTC everywhere.
@@ -99,6 +99,12 @@ class Job(Base):
     updated_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # Who hears when the job succeeds or fails for good: {"email": ..., "webhook": ...}.
+    notify: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When its notices were delivered (or given up on); null while they are owed.
+    notified_at: Mapped[datetime | None]
+    # A sender holds the notices until then; past it, another worker's sweep sends them.
+    notice_lease_until: Mapped[datetime | None]
 
     # Partial indexes hold only the few rows that are queued or running, so finishing a job
     # adds no entry to them, and updates that change no indexed column (progress, lease
@@ -119,6 +125,13 @@ class Job(Base):
             "id",
             postgresql_where=text("state = 'running'"),
             sqlite_where=text("state = 'running'"),
+        ),
+        # The notice sweep looks only at jobs that still owe their notices.
+        Index(
+            "ix_jobs_notices_owed",
+            "finished_at",
+            postgresql_where=text("notify IS NOT NULL AND notified_at IS NULL"),
+            sqlite_where=text("notify IS NOT NULL AND notified_at IS NULL"),
         ),
         Index(
             "uq_jobs_dedupe_key",
@@ -228,3 +241,21 @@ class Artifact(Base):
     created_at: Mapped[datetime]
 
     __table_args__ = (Index("uq_artifacts_job_name", "job_id", "name", unique=True),)
+
+
+class ApiToken(Base):
+    """An API token, known only by its SHA-256: the token itself is shown once and never kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("uq_api_tokens_name", "name", unique=True),
+        Index("uq_api_tokens_token_sha256", "token_sha256", unique=True),
+    )

@@ -15,7 +15,7 @@ from vantage.cli.app import app, err_console
 from vantage.errors import VantageError
 
 # Command modules register themselves on `app` when imported.
-from vantage.cli import config_db, demo, jobs, reconstruct, serve  # noqa: F401  isort: skip
+from vantage.cli import compress, config_db, demo, jobs, reconstruct, serve, tokens  # noqa: F401  isort: skip
 
 
 def main(argv: list[str] | None = None) -> None:

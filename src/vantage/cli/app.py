@@ -23,6 +23,8 @@ config_app = typer.Typer(help="Settings.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+tokens_app = typer.Typer(help="API tokens: once one exists, writes need it.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)

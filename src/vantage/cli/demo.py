@@ -113,8 +113,13 @@ def demo(
             server.kill()
             server.wait()
     console.print("server stopped; outputs:")
-    for name in ("scene.ply", "report.json", "transforms.json", "sparse", "frames", "frames.json"):
+    names = ("scene.ply", "scene.sog", "scene.spz", "viewer.html", "report.json", "sparse")
+    for name in names:
         console.print(f"  {output / name}")
+    console.print(
+        f"see the scene: python3 -m http.server -b 127.0.0.1 -d {output}, then open "
+        "http://127.0.0.1:8000/viewer.html (or run `vantage serve` and open /ui/jobs)"
+    )
 
 
 def _run_job(client: httpx.Client, pipeline: str, params: Mapping[str, object]) -> None:

@@ -107,7 +107,7 @@ def reconstruct(
         console.print(f"already reconstructed by job {job.id}")
     else:
         _run_here(queue, job, settings)
-    _summarise(Path(params.output))
+    _summarise(params.output_dir)
 
 
 def _run_here(queue: JobQueue, job: JobRecord, settings: object) -> None:
@@ -135,5 +135,18 @@ def _summarise(output: Path) -> None:
         f"{sfm['points3d']} points; trained {train['gaussians']} Gaussians on {train['backend']}: "
         f"held-out PSNR {train['psnr_test']:.2f} dB (from {train['psnr_initial']:.2f})"
     )
-    for name in ("scene.ply", "report.json", "transforms.json", "sparse", "frames"):
-        console.print(f"  {output / name}")
+    for fmt, entry in report.get("compress", {}).get("formats", {}).items():
+        drop = entry.get("psnr_drop_db")
+        console.print(
+            f"{fmt}: {entry['bytes'] / 1e6:.2f} MB, {entry['ratio_vs_ply']}× smaller than the PLY"
+            + ("" if drop is None else f", {drop:+.2f} dB PSNR drop")
+        )
+    names = ["scene.ply", "scene.sog", "scene.spz", "viewer.html", "report.json", "sparse"]
+    for name in names:
+        if (output / name).exists():
+            console.print(f"  {output / name}")
+    if (output / "viewer.html").exists():
+        console.print(
+            f"to view it: python3 -m http.server -b 127.0.0.1 -d {output}, "
+            "then open http://127.0.0.1:8000/viewer.html"
+        )

@@ -47,10 +47,14 @@ def serve(
     import uvicorn
 
     from vantage.api.app import create_app
+    from vantage.cli.tokens import login_hint
     from vantage.jobs.executors import local_executor
 
     settings = settings_from(config)
     _prepare(settings, wipe_metrics=True)
+    listen = {"host": host or settings.api.host, "port": port or settings.api.port}
+    shown = settings.model_copy(update={"api": settings.api.model_copy(update=listen)})
+    console.print(login_hint(settings, shown.public_url), soft_wrap=True, markup=False)
     executor = None
     if settings.api.embedded_workers and not no_workers:
         executor = local_executor(settings, workers)

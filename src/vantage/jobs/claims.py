@@ -36,6 +36,7 @@ class Claim:
     stages: list[StageSlot]
     lease_expires_at: datetime
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notify: dict[str, Any] | None = None  # the job's notification targets, if any
 
     @property
     def next_position(self) -> int | None:
@@ -70,6 +71,7 @@ def claim_from(row: Any, stages: list[tuple[Any, ...]], owner: str, expires: dat
         stages=slots,
         lease_expires_at=expires,
         outputs={s.name: s.output or {} for s in slots if s.state == StageState.SUCCEEDED},
+        notify=row.notify,
     )
 
 

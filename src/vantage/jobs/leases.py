@@ -114,6 +114,7 @@ class JobLeases:
                     JOBS.c.attempts,
                     JOBS.c.max_attempts,
                     JOBS.c.progress,
+                    JOBS.c.notify,
                 )
             ).first()
             if row is None:

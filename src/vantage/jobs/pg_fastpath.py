@@ -41,7 +41,8 @@ claimed AS (
         LIMIT 1
         FOR UPDATE SKIP LOCKED
     )
-    RETURNING id, pipeline, params, epoch, attempts, max_attempts, progress, current_stage
+    RETURNING id, pipeline, params, epoch, attempts, max_attempts, progress, current_stage,
+              notify
 ),
 started AS (
     UPDATE job_stages s SET
@@ -65,7 +66,7 @@ claim_logged AS (
 
 # The claimed job and all its stages as [position, name, weight, state, output] lists.
 CLAIM_ROW = """
-c.id, c.pipeline, c.params, c.epoch, c.attempts, c.max_attempts, c.progress,
+c.id, c.pipeline, c.params, c.epoch, c.attempts, c.max_attempts, c.progress, c.notify,
 (SELECT json_agg(json_build_array(s.position, s.name, s.weight, s.state, s.output)
                  ORDER BY s.position)
  FROM job_stages s WHERE s.job_id = c.id) AS stages

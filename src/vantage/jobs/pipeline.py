@@ -19,6 +19,8 @@ from pydantic import BaseModel, ValidationError
 from vantage.errors import InvalidParamsError, UnknownPipelineError
 
 if TYPE_CHECKING:
+    from vantage.config import Settings
+    from vantage.jobs.artifacts import PublishedArtifact
     from vantage.storage.base import BlobStore
 
 #: Every pipeline Vantage can run. Domains add theirs here.
@@ -59,6 +61,28 @@ class StageContext:
     work_dir: Path
     progress: ProgressReporter
     store: BlobStore | None = None  # where a stage keeps results that outlive the machine
+    settings: Settings | None = None  # the worker's settings (limits, endpoints of inputs)
+    #: What `publish` put in the store during this run; the worker records it in the catalog.
+    published: list[PublishedArtifact] = field(default_factory=list)
+
+    def publish(self, name: str, path: Path) -> str | None:
+        """Keep the file at ``path`` as this job's artifact ``name``; returns its blob key.
+
+        The file is copied to the blob store under ``jobs/<job id>/<name>`` (None when the
+        stage runs without a store, e.g. in a unit test) and listed by the API once the stage
+        finishes. Publishing a name again replaces the earlier file.
+        """
+        if self.store is None:
+            return None
+        from vantage.jobs.artifacts import PublishedArtifact, artifact_key, guess_content_type
+
+        key = artifact_key(self.job_id, name)
+        kind = guess_content_type(name)
+        info = self.store.put_file(key, path, content_type=kind)
+        self.published.append(
+            PublishedArtifact(name, key, info.size_bytes, info.sha256, info.content_type or kind)
+        )
+        return key
 
 
 StageFunction = Callable[[StageContext], dict[str, Any] | None]
@@ -82,6 +106,9 @@ class Pipeline:
     description: str
     params_model: type[BaseModel]
     plan: Callable[[Any], Sequence[Stage]]
+    #: Checks at submit time that need the blob store (an upload exists); raises
+    #: InvalidParamsError. The API runs it; params syntax belongs in ``params_model``.
+    preflight: Callable[[Any, BlobStore], None] | None = None
 
     def validate_params(self, raw: Mapping[str, Any]) -> BaseModel:
         """Parse raw parameters with the pipeline's model.

@@ -26,7 +26,14 @@ from vantage.errors import (
     JobNotFoundError,
 )
 from vantage.jobs.pipeline import get_pipeline
-from vantage.jobs.records import EventRecord, JobRecord, JobState, StageRecord, StageState
+from vantage.jobs.records import (
+    EventRecord,
+    JobRecord,
+    JobState,
+    NotifyTargets,
+    StageRecord,
+    StageState,
+)
 
 JOBS = cast(Table, Job.__table__)
 STAGES = cast(Table, JobStage.__table__)
@@ -79,8 +86,12 @@ class JobQueue:
         dedupe_key: str | None = None,
         priority: int = 0,
         max_attempts: int | None = None,
+        notify: NotifyTargets | None = None,
     ) -> tuple[JobRecord, bool]:
         """Queue a job; returns it and whether it was created (False: dedupe key matched).
+
+        ``notify`` names who hears when the job succeeds or fails for good; a dedupe match
+        keeps the existing job's targets.
 
         Raises:
             UnknownPipelineError: no such pipeline.
@@ -121,6 +132,7 @@ class JobQueue:
                         message="queued",
                         created_at=now,
                         updated_at=now,
+                        notify=notify.stored() if notify is not None else None,
                     )
                 )
                 conn.execute(

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 
 class JobState(StrEnum):
@@ -32,6 +32,31 @@ class StageState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+#: One e-mail address, without whitespace (a newline would forge e-mail headers).
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class NotifyTargets(BaseModel):
+    """Who hears when a job succeeds or fails for good: an e-mail address, a webhook, or both."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: str | None = Field(
+        None,
+        max_length=254,
+        pattern=EMAIL_PATTERN,
+        description="Address that gets an e-mail.",
+    )
+    webhook: AnyHttpUrl | None = Field(
+        None, description="URL that gets a JSON POST: {event, job_id, pipeline, state, error, url}."
+    )
+
+    def stored(self) -> dict[str, Any] | None:
+        """The targets as the catalog keeps them (None when there are none)."""
+        targets = self.model_dump(mode="json", exclude_none=True)
+        return targets or None
 
 
 class _Record(BaseModel):

@@ -31,6 +31,7 @@ from vantage.errors import (
     ServiceUnavailableError,
     VantageError,
 )
+from vantage.jobs.artifacts import record_artifacts
 from vantage.jobs.backoff import retry_delay_s
 from vantage.jobs.claims import Claim
 from vantage.jobs.heartbeats import WorkerIdentity, record_heartbeat
@@ -38,6 +39,7 @@ from vantage.jobs.leases import JobLeases
 from vantage.jobs.pipeline import StageContext, get_pipeline
 from vantage.jobs.queue import worker_identity
 from vantage.jobs.records import JobState
+from vantage.notify.dispatch import Notifier
 from vantage.observe import metrics
 from vantage.observe.logs import bind_job, bind_worker
 from vantage.storage import open_store
@@ -86,6 +88,7 @@ class JobWorker:
             self.worker_id, kind, socket.gethostname(), os.getpid(), utcnow()
         )
         self.store = open_store(settings)
+        self.notifier = Notifier(settings, engine)
         self._in_hand: _InHand | None = None
         self._next: Claim | None = None
         self._lock = threading.Lock()
@@ -128,6 +131,7 @@ class JobWorker:
             beat.join()
             self._settle_heartbeat("stopped")
             self.leases.close()
+            self.notifier.close()
         return done
 
     def run_one(self, take_next: Callable[[], bool] = lambda: False) -> bool:
@@ -174,6 +178,7 @@ class JobWorker:
                     work_dir=self.settings.data_dir / "jobs" / claim.job_id,
                     progress=self._reporter(in_hand, position),
                     store=self.store,
+                    settings=self.settings,
                 )
                 started = time.perf_counter()
                 output = _json_output(stage.run(ctx))
@@ -182,6 +187,7 @@ class JobWorker:
                 )
                 if in_hand.lost.is_set():
                     raise LeaseLostError(f"job {claim.job_id}: lease lost", job_id=claim.job_id)
+                record_artifacts(self.engine, claim.job_id, stage.name, ctx.published)
                 if position == len(stages) - 1 and take_next():
                     fenced, self._next = self.leases.finish_last_and_claim(
                         claim, output, self.pipelines
@@ -193,6 +199,7 @@ class JobWorker:
                     position = self.leases.finish_stage(claim, position, output)
             metrics.JOBS_FINISHED.labels(claim.pipeline, JobState.SUCCEEDED).inc()
             log.info("succeeded")
+            self.notifier.job_finished(claim.job_id, JobState.SUCCEEDED, claim.notify)
         except LeaseLostError as exc:
             metrics.LEASES_LOST.inc()
             log.warning("abandoning job: %s", exc)
@@ -221,6 +228,7 @@ class JobWorker:
             metrics.JOBS_RETRIED.labels(claim.pipeline).inc()
         elif state == JobState.FAILED:
             metrics.JOBS_FINISHED.labels(claim.pipeline, JobState.FAILED).inc()
+            self.notifier.job_finished(claim.job_id, JobState.FAILED, claim.notify)
 
     def _settle(self, write: Any) -> Any:
         """Run a final fenced write; a lost lease there means someone newer owns the job."""
@@ -260,6 +268,7 @@ class JobWorker:
     def _heartbeat_loop(self, stop: threading.Event) -> None:
         interval = self.settings.jobs.heartbeat_interval_s
         next_reap = 0.0
+        next_sweep = time.monotonic() + self.settings.uploads.sweep_interval_s
         while not stop.wait(interval):
             try:
                 self._renew()
@@ -267,6 +276,13 @@ class JobWorker:
                 if time.monotonic() >= next_reap:
                     next_reap = time.monotonic() + self.settings.jobs.reap_interval_s
                     self.reap()
+                    self.notifier.sweep()  # notices a dead worker still owed
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + self.settings.uploads.sweep_interval_s
+                    # Listing a large store may take a while: never in the way of renewals.
+                    threading.Thread(
+                        target=self._sweep_uploads_logged, name="upload-sweep", daemon=True
+                    ).start()
             except Exception:  # a heartbeat must never kill the worker
                 log.exception("heartbeat failed")
 
@@ -280,12 +296,30 @@ class JobWorker:
         else:
             in_hand.lost.set()
 
+    def _sweep_uploads_logged(self) -> None:
+        try:
+            self.sweep_uploads()
+        except Exception:  # a sweep must never kill the worker
+            log.exception("sweeping abandoned uploads failed")
+
+    def sweep_uploads(self) -> list[str]:
+        """Delete the files of uploads abandoned before their manifest; returns their ids."""
+        from vantage.storage.uploads import sweep_abandoned_uploads
+
+        swept = sweep_abandoned_uploads(
+            self.store, older_than_s=self.settings.uploads.abandoned_after_s
+        )
+        for upload_id in swept:
+            log.warning("deleted the files of abandoned upload %s", upload_id)
+        return swept
+
     def reap(self) -> int:
         """Requeue (or fail) jobs whose lease expired; returns how many."""
         reaped = self.leases.reap()
         for job_id, state in reaped:
             metrics.LEASE_EXPIRIES.inc()
             log.warning("lease of job %s expired; now %s", job_id, state)
+            self.notifier.job_reaped(job_id, state)
         return len(reaped)
 
     def _heartbeat(self, state: str) -> None:

@@ -39,6 +39,11 @@ LEASE_EXPIRIES = Counter(
 LEASES_LOST = Counter(
     "vantage_leases_lost_total", "Writes rejected because the worker no longer held the epoch."
 )
+NOTIFICATIONS = Counter(
+    "vantage_notifications_total",
+    "Job notices delivered or given up, by channel (email, webhook) and outcome (sent, failed).",
+    ["channel", "outcome"],
+)
 
 OWN_METRICS: tuple[Collector, ...] = (
     JOBS_FINISHED,
@@ -47,6 +52,7 @@ OWN_METRICS: tuple[Collector, ...] = (
     LEASE_RENEWALS,
     LEASE_EXPIRIES,
     LEASES_LOST,
+    NOTIFICATIONS,
 )
 
 

@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -28,12 +29,14 @@ class BlobInfo:
         size_bytes: its length.
         sha256: hex digest of its content, or None where the store did not record one.
         content_type: its media type, or None where the store does not know it.
+        modified_at: when it was written (UTC), where the store said (listings do).
     """
 
     key: str
     size_bytes: int
     sha256: str | None
     content_type: str | None
+    modified_at: datetime | None = None
 
 
 @runtime_checkable

@@ -19,6 +19,7 @@ import os
 import stat as stat_mode
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -116,7 +117,9 @@ class LocalStore:
         ]
         for key in sorted(k for k in keys if k.startswith(prefix)):
             with suppress(FileNotFoundError):  # deleted since the walk
-                yield BlobInfo(key, (self._data / key).stat().st_size, None, None)
+                status = (self._data / key).stat()
+                written = datetime.fromtimestamp(status.st_mtime, UTC)
+                yield BlobInfo(key, status.st_size, None, None, modified_at=written)
 
     def _commit(self, temp: TempFile, key: str, content_type: str | None) -> BlobInfo:
         info = BlobInfo(key, temp.size_bytes, temp.sha256, content_type or DEFAULT_CONTENT_TYPE)

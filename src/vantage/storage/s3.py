@@ -16,6 +16,7 @@ import itertools
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO
 
@@ -131,7 +132,13 @@ class S3Store:
         with _s3_errors(None, self._where(prefix)):
             for page in pages:
                 for item in page.get("Contents", []):
-                    yield BlobInfo(item["Key"].removeprefix(self.prefix), item["Size"], None, None)
+                    yield BlobInfo(
+                        item["Key"].removeprefix(self.prefix),
+                        item["Size"],
+                        None,
+                        None,
+                        modified_at=_utc(item.get("LastModified")),
+                    )
 
     def _upload(
         self, key: str, stream: IO[bytes], content_type: str | None, sha256: str | None = None
@@ -239,3 +246,7 @@ def _s3_errors(key: str | None, where: str) -> Iterator[None]:
         ) from exc
     except BotoCoreError as exc:
         raise StorageError(f"S3 request on {where} failed: {exc}", key=key) from exc
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(UTC)

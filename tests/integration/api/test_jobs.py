@@ -157,13 +157,6 @@ def test_retry_queues_a_failed_job_again(
     assert [e.event for e in events][-2:] == ["failed", "retried"]
 
 
-def test_legacy_start_job_alias_submits(client: httpx.Client) -> None:
-    response = client.post("/start-job", json={"pipeline": "diagnostic"})
-
-    assert response.status_code == 201
-    assert client.get(response.headers["location"]).json()["pipeline"] == "diagnostic"
-
-
 def test_list_jobs_pages_and_filters(
     client: httpx.Client, engine: Engine, settings: Settings
 ) -> None:

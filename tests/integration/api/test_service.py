@@ -59,7 +59,8 @@ def test_openapi_lists_the_routes_and_their_problems(client: httpx.Client) -> No
     assert schema["info"] == schema["info"] | {"title": "Vantage", "version": __version__}
     paths = schema["paths"]
     assert {"/jobs", "/jobs/{job_id}", "/jobs/{job_id}/events", "/health", "/metrics"} <= set(paths)
-    assert "/start-job" not in paths
+    assert {"/start-job", "/uploads", "/login", "/logout"} <= set(paths)
+    assert "multipart/form-data" in paths["/uploads"]["post"]["requestBody"]["content"]
     events = paths["/jobs/{job_id}/events"]["get"]["responses"]
     assert "text/event-stream" in events["200"]["content"]
     assert "application/problem+json" in events["404"]["content"]

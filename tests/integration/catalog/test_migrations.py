@@ -88,7 +88,7 @@ def tables(engine: Engine) -> set[str]:
 
 
 def test_head_is_known() -> None:
-    assert head_revision() == "0001"
+    assert head_revision() == "0003"
 
 
 def test_upgrade_builds_exactly_the_models(empty_engine: Engine) -> None:
@@ -137,6 +137,7 @@ def test_ensure_current_upgrades_when_allowed(empty_engine: Engine) -> None:
     [
         ("ix_jobs_queued", "CREATE INDEX ix_jobs_queued ON jobs (priority DESC, id)"),
         ("ix_jobs_running", "CREATE INDEX ix_jobs_running ON jobs (id) WHERE state = 'queued'"),
+        ("ix_jobs_notices_owed", "CREATE INDEX ix_jobs_notices_owed ON jobs (finished_at)"),
     ],
 )
 def test_schema_diff_sees_a_drifted_index(tmp_path: Path, name: str, drifted: str) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
+from integration.servers import moto_s3
 from vantage.config import Settings, StorageSettings
 from vantage.storage import BlobStore, open_store
 
@@ -20,18 +20,8 @@ from .harness import CHUNK_BYTES, Backend
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A moto S3 server on a free local port, with fake credentials in the environment."""
-    env = pytest.MonkeyPatch()
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        env.setenv(name, "testing")
-    env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    env.setenv("AWS_CONFIG_FILE", "/dev/null")
-    env.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-    env.undo()
+    with moto_s3() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(params=["local", "s3"])

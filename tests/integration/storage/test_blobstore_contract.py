@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -181,12 +183,17 @@ def test_list_by_prefix(store: BlobStore) -> None:
     for key, data in {"b/4": b"4444", "a/2": b"22", "ab/3": b"333", "a/1": b"1"}.items():
         store.put_bytes(key, data)
 
-    assert list(store.list()) == [
+    listed = list(store.list())
+    assert [replace(info, modified_at=None) for info in listed] == [
         BlobInfo("a/1", 1, None, None),
         BlobInfo("a/2", 2, None, None),
         BlobInfo("ab/3", 3, None, None),
         BlobInfo("b/4", 4, None, None),
     ]
+    now = datetime.now(UTC)
+    for info in listed:  # when each was written, in UTC
+        assert info.modified_at is not None and info.modified_at.utcoffset() == timedelta(0)
+        assert abs((now - info.modified_at).total_seconds()) < 120
     assert [info.key for info in store.list("a/")] == ["a/1", "a/2"]
     assert [info.key for info in store.list("a")] == ["a/1", "a/2", "ab/3"]
     assert [info.key for info in store.list("a/2")] == ["a/2"]

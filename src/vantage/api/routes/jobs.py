@@ -1,4 +1,5 @@
-"""Job routes: submit, list, read, cancel, retry, stream a job's events; list pipelines."""
+"""Job routes: submit (also in the seeds' /start-job shape), list, read, cancel, retry, stream a
+job's events; list pipelines."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import anyio
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from vantage.api.deps import QueueDep, SettingsDep
-from vantage.api.schemas import JobPage, JobSubmit, PipelineInfo, problem_responses
+from vantage.api.deps import QueueDep, SettingsDep, StoreDep
+from vantage.api.schemas import JobPage, JobSubmit, PipelineInfo, StartJob, problem_responses
 from vantage.jobs.pipeline import PIPELINES, get_pipeline
 from vantage.jobs.records import EventRecord, JobRecord, JobState
 
@@ -32,26 +33,54 @@ def existing_job(job_id: str, queue: QueueDep) -> JobRecord:
     name="submit_job",
     responses={
         200: {"model": JobRecord, "description": "The dedupe key matched an identical job."},
-        **problem_responses(409, 422),
+        **problem_responses(401, 409, 422),
     },
 )
-@router.post("/start-job", status_code=status.HTTP_201_CREATED, include_in_schema=False)
 def submit_job(
-    submission: JobSubmit, request: Request, response: Response, queue: QueueDep
+    submission: JobSubmit,
+    request: Request,
+    response: Response,
+    queue: QueueDep,
+    store: StoreDep,
 ) -> JobRecord:
     """Queue a job (201), or return the job its dedupe key already names (200)."""
+    definition = get_pipeline(submission.pipeline)
+    if definition.preflight is not None:  # e.g. that an upload:// input exists
+        definition.preflight(definition.validate_params(submission.params), store)
     job, created = queue.submit(
         submission.pipeline,
         submission.params,
         dedupe_key=submission.dedupe_key,
         priority=submission.priority,
         max_attempts=submission.max_attempts,
+        notify=submission.notify,
     )
     if created:
         response.headers["Location"] = str(request.url_for("get_job", job_id=job.id))
     else:
         response.status_code = status.HTTP_200_OK
     return job
+
+
+@router.post(
+    "/start-job",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 422),
+)
+def start_job(
+    start: StartJob, request: Request, response: Response, queue: QueueDep, store: StoreDep
+) -> JobRecord:
+    """Reconstruct the capture at ``s3Url`` and e-mail (and call the webhook) when it ends.
+
+    The seeds' request shape: a ``reconstruct`` job with the URL as its input, the output in
+    the job's own folder, and notices to ``email`` and ``webhook``. Answers like POST /jobs.
+    """
+    submission = JobSubmit(
+        pipeline="reconstruct",
+        params={"input": start.s3_url, "preset": start.preset},
+        notify=start.notify_targets(),
+    )
+    return submit_job(submission, request, response, queue, store)
 
 
 @router.get("/jobs", responses=problem_responses(422))

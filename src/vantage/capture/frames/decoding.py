@@ -14,6 +14,7 @@ from pathlib import Path
 
 import av
 import av.container
+import cv2
 import numpy as np
 from av.video.frame import VideoFrame
 from av.video.stream import VideoStream
@@ -130,6 +131,40 @@ def upright_bgr(frame: VideoFrame, rotation_deg: int, max_side: int | None) -> N
         ).to_ndarray()
     else:
         picture = frame.to_ndarray(format="bgr24")  # [H, W, 3]
+    return _upright(np.asarray(picture, dtype=np.uint8), rotation_deg)
+
+
+#: Colour spaces (AVColorSpace) whose YUV → RGB matrix is BT.601's, as OpenCV converts: BT470BG,
+#: SMPTE170M, and unspecified (which swscale also treats as BT.601).
+_BT601_COLORSPACES = frozenset({2, 5, 6})
+
+
+def opencv_convertible(name: str, color_range: int, colorspace: int) -> bool:
+    """Whether a picture of this pixel format and colour description converts with OpenCV.
+
+    OpenCV's I420 conversion is BT.601 limited range, the same as swscale gives such frames.
+    """
+    limited = color_range != _JPEG_COLOR_RANGE
+    return name == "yuv420p" and limited and colorspace in _BT601_COLORSPACES
+
+
+def i420_upright_bgr(
+    planes: NDArray[np.uint8], rotation_deg: int, max_side: int | None
+) -> NDArray[np.uint8]:
+    """Like `upright_bgr`, for a yuv420p picture as `VideoFrame.to_ndarray` gives it [H·3/2, W].
+
+    OpenCV converts without the Python lock held, so several of these run at once on threads.
+    """
+    picture = np.asarray(cv2.cvtColor(planes, cv2.COLOR_YUV2BGR_I420), dtype=np.uint8)  # [H, W, 3]
+    height, width = picture.shape[:2]
+    scale = 1.0 if max_side is None else min(1.0, max_side / max(width, height))
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        picture = np.asarray(cv2.resize(picture, size, interpolation=cv2.INTER_AREA), np.uint8)
+    return _upright(picture, rotation_deg)
+
+
+def _upright(picture: NDArray[np.uint8], rotation_deg: int) -> NDArray[np.uint8]:
     turns = (-(rotation_deg // 90)) % 4  # np.rot90 turns counter-clockwise
     upright = np.rot90(picture, turns) if turns else picture
     return np.ascontiguousarray(upright, dtype=np.uint8)

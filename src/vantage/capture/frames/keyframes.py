@@ -1,22 +1,25 @@
 """Keyframes from a video: score every frame, reject the bad ones, write a spread of the best.
 
-Two decode passes, bounded memory. The first scores every frame on its luma plane (no colour
-conversion) and keeps only numbers and a 3 KB thumbnail per well-exposed frame, never a
-full-resolution picture. Selection then runs on those scores (see `selection`). The second
-pass decodes again, stopping after the last chosen frame, and converts, scales, turns upright
-and writes only the chosen frames, JPEG-encoding them on worker threads while decoding goes on.
-Decoding without conversion costs a fraction of converting every frame to RGB, so both passes
-together run at roughly the speed of one plain RGB decode (see bench/frames_throughput.py).
+The scoring pass decodes every frame and scores it on its luma plane (no colour conversion),
+keeping numbers and a 3 KB thumbnail per well-exposed frame. Selection then runs on those
+scores (see `selection`), and only the chosen frames are converted, scaled, turned upright and
+JPEG-encoded, on worker threads. Memory stays bounded: while the video's decoded pictures fit
+in ``memory_budget_mb`` (a short clip — 10 s of 640×480 is 140 MB), the scoring pass keeps a
+copy of each well-exposed picture and the chosen ones are written from memory; a video too long
+or too large for the budget is decoded a second time instead, up to the last chosen frame, and
+gives the same frames. Skipping the colour conversion of the frames not chosen is what lets
+extraction with scoring run near the speed of a plain RGB decode (bench/frames_throughput.py).
 """
 
 from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import av.container
@@ -27,7 +30,15 @@ from av.video.stream import VideoStream
 from numpy.typing import NDArray
 
 from vantage.capture.frames.atomic import write_bytes_atomic
-from vantage.capture.frames.decoding import DecodeTally, iter_frames, luma, open_input, upright_bgr
+from vantage.capture.frames.decoding import (
+    DecodeTally,
+    i420_upright_bgr,
+    iter_frames,
+    luma,
+    open_input,
+    opencv_convertible,
+    upright_bgr,
+)
 from vantage.capture.frames.probe import probe_video
 from vantage.capture.frames.progress import ProgressThrottle
 from vantage.capture.frames.records import (
@@ -70,6 +81,58 @@ class _Scores:
     time_s: list[float] = field(default_factory=list)
     thumbnails: dict[int, NDArray[np.uint8]] = field(default_factory=dict)  # index → [48, 64]
     decode_errors: int = 0
+    # index → a copy of the decoded picture, while the budget lasts (see _PictureStore)
+    pictures: _PictureStore | None = None
+
+
+#: Pixel formats whose pictures survive `VideoFrame.to_ndarray` → `VideoFrame.from_ndarray`.
+_STORABLE_FORMATS = frozenset({"yuv420p", "yuvj420p", "nv12", "gray"})
+
+
+#: Makes the upright BGR picture [H, W, 3] of a frame to write (run on a writer thread).
+_Picture = Callable[[], NDArray[np.uint8]]
+
+
+class _PictureStore:
+    """Copies of decoded pictures, by frame index, up to a byte budget.
+
+    Once a picture would exceed the budget every copy is dropped and `complete` turns False:
+    the chosen frames are then decoded again instead.
+    """
+
+    def __init__(self, budget_bytes: int) -> None:
+        self._budget = budget_bytes
+        self._used = 0
+        self._pictures: dict[int, tuple[NDArray[np.uint8], str, int, int]] = {}
+        self.complete = budget_bytes > 0
+
+    def keep(self, index: int, frame: VideoFrame) -> None:
+        """Keep a copy of ``frame`` (if the budget and its pixel format allow)."""
+        if not self.complete:
+            return
+        if frame.format.name not in _STORABLE_FORMATS:
+            self._give_up()
+            return
+        picture = np.asarray(frame.to_ndarray(), dtype=np.uint8)  # a copy of the planes
+        self._used += picture.nbytes
+        if self._used > self._budget:
+            self._give_up()
+            return
+        self._pictures[index] = (picture, frame.format.name, frame.color_range, frame.colorspace)
+
+    def take(self, index: int, rotation_deg: int, max_side: int | None) -> _Picture:
+        """Hand over the kept picture of frame ``index``: converted upright when called."""
+        picture, name, color_range, colorspace = self._pictures.pop(index)
+        if opencv_convertible(name, color_range, colorspace):
+            return partial(i420_upright_bgr, picture, rotation_deg, max_side)
+        frame = VideoFrame.from_ndarray(picture, format=name)
+        frame.color_range = color_range
+        frame.colorspace = colorspace
+        return partial(upright_bgr, frame, rotation_deg, max_side)
+
+    def _give_up(self) -> None:
+        self._pictures.clear()
+        self.complete = False
 
 
 @dataclass(frozen=True)
@@ -127,7 +190,11 @@ def select_keyframes(
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     times = {index: scores.time_s[index] for index in choice.indices}
-    _write_chosen(info, times, out_dir, options, report)
+    if scores.pictures is not None and scores.pictures.complete:
+        _write_kept(scores.pictures, choice.indices, info, out_dir, options, report)
+    else:
+        scores.pictures = None  # free what was kept before decoding again
+        _write_chosen(info, times, out_dir, options, report)
     frames = [
         FrameRecord(
             file=f"{out_dir.name}/{number:05d}.jpg",
@@ -155,6 +222,9 @@ def _score_frames(info: VideoInfo, options: KeyframeOptions, report: ProgressThr
     scores = _Scores()
     tally = DecodeTally()
     previous: NDArray[np.float32] | None = None
+    budget = options.memory_budget_mb * 2**20
+    if info.frame_count * info.width * info.height * 3 // 2 <= budget:  # yuv420p estimate
+        scores.pictures = _PictureStore(budget)
     with _decoding(info.path) as (container, stream):
         origin = _origin_s(stream)
         for index, frame in enumerate(iter_frames(container, stream, tally)):
@@ -169,6 +239,8 @@ def _score_frames(info: VideoInfo, options: KeyframeOptions, report: ProgressThr
             scores.time_s.append(_time_s(frame, origin, index, info.fps))
             if clipped <= options.clip_threshold:
                 scores.thumbnails[index] = thumb
+                if scores.pictures is not None:
+                    scores.pictures.keep(index, frame)
             previous = current
             done = min(1.0, (index + 1) / info.frame_count)  # frame_count may be an estimate
             report(_SCORING_SHARE * done, f"scored {index + 1} frames")
@@ -233,6 +305,52 @@ def _steps(thumbnails: list[NDArray[np.uint8]]) -> NDArray[np.float64]:
     return steps
 
 
+def _write_kept(
+    pictures: _PictureStore,
+    indices: list[int],
+    info: VideoInfo,
+    out_dir: Path,
+    options: KeyframeOptions,
+    report: ProgressThrottle,
+) -> None:
+    """Write the chosen frames from the pictures the scoring pass kept."""
+    with _JpegWriter() as writer:
+        for number, index in enumerate(indices):
+            target = out_dir / f"{number:05d}.jpg"
+            writer.submit(pictures.take(index, info.rotation_deg, options.max_side), target)
+            done = (number + 1) / len(indices)
+            report(
+                _SCORING_SHARE + (1 - _SCORING_SHARE) * done,
+                f"writing frame {number + 1} of {len(indices)}",
+            )
+
+
+class _JpegWriter:
+    """Encodes and writes frames on worker threads, holding only a few frames at a time."""
+
+    def __init__(self) -> None:
+        self._workers = max(1, min(4, os.cpu_count() or 1))
+        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="keyframe-jpeg")
+        self._pending: deque[Future[None]] = deque()
+
+    def __enter__(self) -> _JpegWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                for future in self._pending:
+                    future.result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def submit(self, picture: _Picture, target: Path) -> None:
+        """Queue a picture to be made and written to ``target`` (waits while many are queued)."""
+        self._pending.append(self._pool.submit(_write_picture, picture, target))
+        while len(self._pending) > 2 * self._workers:  # bound the frames held in memory
+            self._pending.popleft().result()
+
+
 def _write_chosen(
     info: VideoInfo,
     times: dict[int, float],
@@ -246,31 +364,24 @@ def _write_chosen(
     """
     numbers = {index: number for number, index in enumerate(sorted(times))}
     last = max(times)
-    workers = max(1, min(4, os.cpu_count() or 1))
-    pending: deque[Future[None]] = deque()
     written = 0
-    with ThreadPoolExecutor(workers, thread_name_prefix="keyframe-jpeg") as pool:
-        with _decoding(info.path) as (container, stream):
-            origin = _origin_s(stream)
-            for index, frame in enumerate(iter_frames(container, stream, DecodeTally())):
-                number = numbers.get(index)
-                if number is not None:
-                    if abs(_time_s(frame, origin, index, info.fps) - times[index]) > 1e-6:
-                        break
-                    target = out_dir / f"{number:05d}.jpg"
-                    args = (frame, target, info.rotation_deg, options.max_side)
-                    pending.append(pool.submit(_write_frame, *args))
-                    written += 1
-                    while len(pending) > 2 * workers:  # bound the frames held in memory
-                        pending.popleft().result()
-                    report(
-                        _SCORING_SHARE + (1 - _SCORING_SHARE) * (index + 1) / (last + 1),
-                        f"writing frame {written} of {len(times)}",
-                    )
-                if index >= last:
+    with _JpegWriter() as writer, _decoding(info.path) as (container, stream):
+        origin = _origin_s(stream)
+        for index, frame in enumerate(iter_frames(container, stream, DecodeTally())):
+            number = numbers.get(index)
+            if number is not None:
+                if abs(_time_s(frame, origin, index, info.fps) - times[index]) > 1e-6:
                     break
-        for future in pending:
-            future.result()
+                target = out_dir / f"{number:05d}.jpg"
+                picture = partial(upright_bgr, frame, info.rotation_deg, options.max_side)
+                writer.submit(picture, target)
+                written += 1
+                report(
+                    _SCORING_SHARE + (1 - _SCORING_SHARE) * (index + 1) / (last + 1),
+                    f"writing frame {written} of {len(times)}",
+                )
+            if index >= last:
+                break
     if written < len(times):
         raise InvalidMediaError(
             f"{info.path.name}: the video decoded differently the second time",
@@ -279,8 +390,8 @@ def _write_chosen(
         )
 
 
-def _write_frame(frame: VideoFrame, target: Path, rotation_deg: int, max_side: int | None) -> None:
-    picture = upright_bgr(frame, rotation_deg, max_side)  # [H, W, 3]
+def _write_picture(make: _Picture, target: Path) -> None:
+    picture = make()  # [H, W, 3]
     ok, encoded = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise InvalidMediaError(f"could not encode {target.name} as JPEG", path=str(target))

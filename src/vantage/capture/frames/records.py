@@ -93,6 +93,10 @@ class KeyframeOptions:
     # Blur is judged against about this many seconds of neighbours: short enough to follow the
     # scene's own changes of detail, long enough to outnumber a burst of shaky frames.
     blur_window_s: float = 1.0
+    # Decoded pictures of well-exposed frames are kept in memory up to this many MiB, so the
+    # chosen ones are written without decoding the video a second time; a longer or larger
+    # video than fits is decoded twice instead (same result, bounded memory). 0: always twice.
+    memory_budget_mb: int = 512
 
     def __post_init__(self) -> None:
         problems = []
@@ -110,6 +114,8 @@ class KeyframeOptions:
             problems.append(("analysis_side", "must be at least 32 pixels"))
         if self.blur_window_s <= 0.0:
             problems.append(("blur_window_s", "must be positive"))
+        if self.memory_budget_mb < 0:
+            problems.append(("memory_budget_mb", "must not be negative"))
         if problems:
             name, why = problems[0]
             raise InvalidInputError(

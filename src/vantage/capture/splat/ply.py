@@ -92,33 +92,41 @@ def _parse_header(raw: bytes, path: Path) -> tuple[int, list[str], int]:
 
 
 def read_ply(path: Path) -> Gaussians:
-    """Gaussians from a 3DGS PLY file as `export_ply` (or the 3DGS code) writes it."""
+    """Gaussians from a 3DGS PLY file: `export_ply`'s, the 3DGS code's or another tool's.
+
+    Properties are found by name, in any order; ones a 3DGS scene does not use (normals,
+    extra attributes) are skipped.
+    """
     raw = path.read_bytes()
     count, names, offset = _parse_header(raw, path)
+    column = {name: index for index, name in enumerate(names)}
     rest = sum(name.startswith("f_rest_") for name in names)
     degree = math.isqrt(rest // 3 + 1) - 1
-    if rest % 3 or names != ply_properties(degree):
-        raise InvalidInputError("the PLY does not hold 3DGS Gaussians", path=str(path))
+    needed = [name for name in ply_properties(degree) if name not in ("nx", "ny", "nz")]
+    missing = [name for name in needed if name not in column]
+    if rest % 3 or (degree + 1) ** 2 - 1 != rest // 3 or missing:
+        raise InvalidInputError(
+            "the PLY does not hold 3DGS Gaussians"
+            + (f" (no {', '.join(missing[:3])})" if missing else ""),
+            path=str(path),
+        )
     expected = count * len(names) * 4
     if count < 0 or len(raw) - offset < expected:
         raise InvalidInputError("the PLY is truncated", path=str(path))
     data: npt.NDArray[np.float32] = np.frombuffer(
         raw, dtype="<f4", count=count * len(names), offset=offset
     ).reshape(count, len(names))
-    table = torch.from_numpy(data.astype(np.float32))
-    column = {name: index for index, name in enumerate(names)}
 
-    def take(first: str, width: int) -> torch.Tensor:
-        start = column[first]
-        return table[:, start : start + width]
+    def take(*wanted: str) -> torch.Tensor:
+        return torch.from_numpy(data[:, [column[name] for name in wanted]].astype(np.float32))
 
     coefficients = (degree + 1) ** 2 - 1
-    shN = take("f_rest_0", 3 * coefficients) if coefficients else table[:, :0]
+    shN = take(*(f"f_rest_{i}" for i in range(3 * coefficients)))
     return Gaussians.from_tensors(
-        means=take("x", 3),
-        scales=take("scale_0", 3),
-        quats=take("rot_0", 4),
-        opacities=take("opacity", 1)[:, 0],
-        sh0=take("f_dc_0", 3)[:, None, :],
+        means=take("x", "y", "z"),
+        scales=take("scale_0", "scale_1", "scale_2"),
+        quats=take("rot_0", "rot_1", "rot_2", "rot_3"),
+        opacities=take("opacity")[:, 0],
+        sh0=take("f_dc_0", "f_dc_1", "f_dc_2")[:, None, :],
         shN=shN.reshape(count, 3, coefficients).transpose(1, 2),
     )

@@ -270,6 +270,29 @@ def train(
         torch.set_num_threads(threads)
 
 
+def _views(scene: SceneData, device: torch.device) -> tuple[list[SplatCamera], list[Tensor]]:
+    cameras = [camera.to(device) for camera in scene.cameras]
+    targets = [
+        torch.tensor(image, dtype=torch.float32, device=device) / 255.0 for image in scene.images
+    ]
+    return cameras, targets
+
+
+def evaluation_views(
+    scene: SceneData, options: TrainOptions
+) -> tuple[list[tuple[SplatCamera, Tensor]], Tensor]:
+    """The held-out (camera, target) pairs `train` scores on, on the CPU, and the background.
+
+    The same views at the same size as training's PSNR/SSIM, so a compressed copy of the trained
+    Gaussians can be scored against the same figures.
+    """
+    scene = downscale_scene(scene, options.max_side)
+    train_ids, test_ids = split_views(len(scene.images), options.test_every)
+    cameras, targets = _views(scene, torch.device("cpu"))
+    background = torch.tensor(options.background, dtype=torch.float32)
+    return [(cameras[i], targets[i]) for i in (test_ids or train_ids)], background
+
+
 def _train(
     scene: SceneData,
     options: TrainOptions,
@@ -281,10 +304,7 @@ def _train(
     rasterizer = select_rasterizer(device, tile_size=options.tile_size)
     scene = downscale_scene(scene, options.max_side)
     train_ids, test_ids = split_views(len(scene.images), options.test_every)
-    cameras = [camera.to(device) for camera in scene.cameras]
-    targets = [
-        torch.tensor(image, dtype=torch.float32, device=device) / 255.0 for image in scene.images
-    ]
+    cameras, targets = _views(scene, device)
     eval_views = [(cameras[i], targets[i]) for i in (test_ids or train_ids)]
     background = torch.tensor(options.background, dtype=torch.float32, device=device)
     run = _start(scene, options, rasterizer, eval_views, checkpoint, device)

@@ -289,7 +289,40 @@ def test_a_second_decode_that_differs_is_an_error(
 
     monkeypatch.setattr("vantage.capture.frames.keyframes.iter_frames", flaky)
     with pytest.raises(InvalidMediaError, match="decoded differently the second time"):
-        select_keyframes(moving_clip.path, tmp_path / "frames", KeyframeOptions())
+        select_keyframes(moving_clip.path, tmp_path / "frames", KeyframeOptions(memory_budget_mb=0))
+
+
+@pytest.mark.parametrize("clip_name", ["moving_clip", "rotated_clip"])
+def test_one_pass_and_two_passes_write_the_same_frames(
+    clip_name: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clip = request.getfixturevalue(clip_name)
+    passes: list[int] = []
+
+    def counted(*args: Any) -> Iterator[Any]:
+        passes.append(1)
+        return iter_frames(*args)
+
+    monkeypatch.setattr("vantage.capture.frames.keyframes.iter_frames", counted)
+    results = {}
+    # Fits the budget: pictures kept while scoring; 1 MiB: too small for the clip; 0: never.
+    for budget, decodes in ((512, 1), (1, 2), (0, 2)):
+        passes.clear()
+        options = KeyframeOptions(max_frames=30, memory_budget_mb=budget)
+        results[budget] = select_keyframes(clip.path, tmp_path / str(budget) / "frames", options)
+        assert len(passes) == decodes, budget
+    kept = [entry.source_index for entry in results[512].frames]
+    assert len(kept) >= 20
+    for budget in (1, 0):
+        assert [entry.source_index for entry in results[budget].frames] == kept
+    for entry in results[512].frames:
+        one = read_rgb(tmp_path / "512" / entry.file)
+        two = read_rgb(tmp_path / "0" / entry.file)
+        assert one.shape == two.shape
+        assert psnr(one, two) > 40  # OpenCV's and swscale's BT.601 conversions round apart
 
 
 def test_a_clip_with_no_usable_frame(tmp_path: Path) -> None:

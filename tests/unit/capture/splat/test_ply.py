@@ -109,3 +109,27 @@ def test_foreign_files_are_refused(tmp_path: Path) -> None:
     (tmp_path / "c.ply").write_bytes((tmp_path / "c.ply").read_bytes()[:-8])
     with pytest.raises(InvalidInputError):
         read_ply(tmp_path / "c.ply")
+
+
+def test_properties_are_read_by_name_in_any_order(tmp_path: Path) -> None:
+    original = _gaussians(50, 1, seed=3)
+    export_ply(original, tmp_path / "ours.ply")
+    lines, body = _header_and_body(tmp_path / "ours.ply")
+    names = [line.split()[2] for line in lines if line.startswith("property")]
+    table = np.frombuffer(body, "<f4").reshape(50, len(names))
+    # Another tool's order: no normals, opacity first, an extra property at the end.
+    order = [names.index(n) for n in names if n not in ("nx", "ny", "nz", "opacity")]
+    order = [names.index("opacity"), *order]
+    shuffled = np.c_[table[:, order], np.arange(50, dtype="<f4")]
+    header = ["ply", "format binary_little_endian 1.0", "element vertex 50"]
+    header += [f"property float {names[i]}" for i in order] + ["property float segment"]
+    path = tmp_path / "theirs.ply"
+    path.write_bytes(("\n".join([*header, "end_header"]) + "\n").encode() + shuffled.tobytes())
+    read = read_ply(path)
+    for name in ("means", "scales", "quats", "opacities", "sh0", "shN"):
+        assert torch.equal(read.params[name], original.params[name]), name
+    path.write_bytes(
+        path.read_bytes().replace(b"property float rot_3\n", b"property float other\n")
+    )
+    with pytest.raises(InvalidInputError, match="rot_3"):
+        read_ply(path)

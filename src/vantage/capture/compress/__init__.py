@@ -1,0 +1,1 @@
+"""Compressed, web-ready scenes: SOG, SPZ and compressed PLY codecs, and size reductions."""
