@@ -2,11 +2,13 @@
 
 Renders an orbit capture (640×480), runs `vantage reconstruct --preset fast` on it for its frames
 and sparse model, then trains degree-3 SH Gaussians on those frames with a low densification
-threshold so the count grows into the hundreds of thousands, and writes OUT/scene.ply. The
-compression benchmark then measures the SOG/SPZ size ratios and PSNR drop on a trained scene
-rather than on the synthetic noise-like one.
+threshold so the count grows into the hundreds of thousands, and writes OUT/scene.ply. Then it
+compresses the scene as the pipeline's compress stage does (reductions on, SOG and SPZ; SOG again
+with smaller SH palettes) and prints each file's size ratio vs the PLY and its PSNR drop on the
+capture's held-out views (every 8th keyframe, at training resolution); `compress_formats.py
+--ply` puts splat-transform beside us on the same PLY.
 
-    .venv/bin/python bench/large_trained_scene.py -o /tmp/large [--iterations 3000]
+    .venv/bin/python bench/large_trained_scene.py -o /tmp/large   # ~50 min on 2 cores
     .venv/bin/python bench/compress_formats.py --ply /tmp/large/scene.ply --skip-large
 """
 
@@ -19,11 +21,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+from vantage.capture.compress.encode import EncodeOptions, HeldOutViews, encode_scene
+from vantage.capture.compress.sog import SogOptions
 from vantage.capture.splat.colmap_scene import load_colmap_scene
 from vantage.capture.splat.options import DensifyOptions, TrainOptions
 from vantage.capture.splat.ply import export_ply
-from vantage.capture.splat.train import train
+from vantage.capture.splat.train import TrainResult, evaluation_views, train
 from vantage.capture.synthetic import render_orbit_video
 
 
@@ -46,10 +51,16 @@ def main() -> None:
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--max-frames", type=int, default=60)
-    parser.add_argument("--iterations", type=int, default=3000)
+    parser.add_argument("--iterations", type=int, default=2500)
     parser.add_argument("--max-side", type=int, default=480)
-    parser.add_argument("--max-gaussians", type=int, default=1_000_000)
+    parser.add_argument("--max-gaussians", type=int, default=600_000)
     parser.add_argument("--grow-grad2d", type=float, default=5e-5)
+    parser.add_argument(
+        "--sog-palettes",
+        type=lambda text: text.split(","),
+        default=["default", "16384", "8192"],
+        help="SH palette sizes to encode SOG with ('default': splat-transform's choice)",
+    )
     args = parser.parse_args()
     args.output.mkdir(parents=True, exist_ok=True)
     capture = reconstruct_sparse(args.output, args.seconds, args.max_frames)
@@ -75,8 +86,44 @@ def main() -> None:
             last[0] = time.monotonic()
             print(f"{fraction:6.1%} {message}", flush=True)
 
-    result = train(scene, options, progress, checkpoint=args.output / "train.ckpt")
-    export_ply(result.gaussians, args.output / "scene.ply")
+    ply = args.output / "scene.ply"
+    if not ply.exists():
+        result = train(scene, options, progress, checkpoint=args.output / "train.ckpt")
+        export_ply(result.gaussians, ply)
+        print(json.dumps(train_summary(result, ply)))
+    views, background = evaluation_views(scene, options)
+    held_out = HeldOutViews(views, background)
+    sections = {}
+    for palette in args.sog_palettes:
+        size = None if palette == "default" else int(palette)
+        formats = ("sog", "spz") if size is None else ("sog",)
+        label = f"palette {palette}"
+        sections[label] = encode_scene(
+            ply,
+            args.output / f"encoded-{palette}",
+            EncodeOptions(formats=formats, sog=SogOptions(sh_palette_size=size)),
+            held_out=held_out,
+        )
+        print_section(label, sections[label], len(views))
+    (args.output / "compress.json").write_text(json.dumps(sections, indent=2))
+
+
+def print_section(label: str, section: dict[str, Any], views: int) -> None:
+    print(
+        f"{label}: {section['gaussians']} Gaussians, PLY {section['ply_bytes'] / 1e6:.1f} MB, "
+        f"held-out PSNR {section['psnr_test_ply']:.2f} dB on {views} views; "
+        f"reductions {section['reductions']}"
+    )
+    for name, fmt in section["formats"].items():
+        print(
+            f"  {name}: {fmt['bytes'] / 1e6:.2f} MB, {fmt['ratio_vs_ply']:.1f}x smaller than "
+            f"the PLY, PSNR {fmt['psnr_test']:.2f} dB (drop {fmt['psnr_drop_db']:.2f} dB), "
+            f"{fmt['gaussians']} Gaussians, encoded in {fmt['seconds']:.1f} s"
+        )
+
+
+def train_summary(result: TrainResult, ply: Path) -> dict[str, Any]:
+    """The training figures, also kept in OUT/train.json."""
     summary = {
         "gaussians": result.gaussian_count,
         "iterations": result.iterations,
@@ -84,10 +131,10 @@ def main() -> None:
         "ssim_test": round(result.ssim_test, 4),
         "step_s_mean": round(result.step_s_mean, 3),
         "seconds": round(result.seconds, 1),
-        "ply_mb": round((args.output / "scene.ply").stat().st_size / 1e6, 1),
+        "ply_mb": round(ply.stat().st_size / 1e6, 1),
     }
-    (args.output / "train.json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary))
+    (ply.parent / "train.json").write_text(json.dumps(summary, indent=2))
+    return summary
 
 
 if __name__ == "__main__":
