@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +73,26 @@ def test_bad_input_is_one_line_and_a_nonzero_exit(
     assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
     assert message in lines[0].lower()
     assert not (tmp_path / target).exists()
+
+
+def test_a_smaller_sh_palette_makes_a_smaller_sog(scene_ply: Path, tmp_path: Path) -> None:
+    default, small = tmp_path / "default.sog", tmp_path / "small.sog"
+    assert _vantage("compress", str(scene_ply), "-o", str(default)).returncode == 0
+    result = _vantage("compress", str(scene_ply), "-o", str(small), "--sh-palette", "64")
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(small) as bundle:
+        meta = json.loads(bundle.read("meta.json"))
+    assert meta["shN"]["count"] <= 64
+    assert small.stat().st_size < default.stat().st_size
+    assert read_scene(small).sh_degree == 1
+
+
+def test_an_out_of_range_sh_palette_is_refused_before_any_work(
+    scene_ply: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "out.sog"
+    result = _vantage("compress", str(scene_ply), "-o", str(target), "--sh-palette", "70000")
+    assert result.returncode == 65, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "palette size must be 0 to 65536" in lines[0], result.stderr
+    assert not target.exists()

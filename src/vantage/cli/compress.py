@@ -31,20 +31,32 @@ def compress(
             help="Drop near-transparent Gaussians and SH bands that add little colour first."
         ),
     ] = True,
+    sh_palette: Annotated[
+        int | None,
+        typer.Option(
+            metavar="N",
+            help="SOG: entries of the higher-SH palette, 0 to 65536 (0 drops those bands; "
+            "default: splat-transform's choice from the count). Fewer entries: a smaller file "
+            "for a little colour accuracy.",
+        ),
+    ] = None,
 ) -> None:
     """Compress a Gaussian-splat scene to SOG, SPZ or compressed PLY."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from vantage.capture.compress.encode import EncodeOptions, encode_file, format_of
+    from vantage.capture.compress.sog import SogOptions, check_sog_options
 
     for target in outputs:
         format_of(target)  # a bad suffix fails before any work
+    sog = SogOptions(sh_palette_size=sh_palette)
+    check_sog_options(sog)  # so does a bad palette size
     source_bytes = source.stat().st_size if source.is_file() else 0
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
     ) as progress:
         progress.add_task(f"compressing {source.name}", total=None)
-        written = encode_file(source, outputs, EncodeOptions(reduce=reduce))
+        written = encode_file(source, outputs, EncodeOptions(reduce=reduce, sog=sog))
     for entry in written:
         ratio = source_bytes / entry["bytes"] if entry["bytes"] else 0.0
         console.print(

@@ -123,7 +123,7 @@ def write_sog(
     options = options or SogOptions()
     report = progress or _no_progress
     bundle = _is_bundle(path)
-    _check_options(options)
+    check_sog_options(options)
     _check_splats(splats)
     meta, textures, palette_size = _encode(splats, options, report)
     report(0.75, "encoding WebP images")
@@ -175,11 +175,16 @@ def _is_bundle(path: Path) -> bool:
     )
 
 
-def _check_options(options: SogOptions) -> None:
+def check_sog_options(options: SogOptions) -> None:
+    """Refuse options `write_sog` cannot honour.
+
+    Raises:
+        InvalidInputError: the palette size or iteration count is out of range.
+    """
     palette = options.sh_palette_size
     if palette is not None and not 0 <= palette <= tex.MAX_PALETTE:
         raise InvalidInputError(
-            f"sh_palette_size must be 0 to {tex.MAX_PALETTE}, got {palette}",
+            f"the SH palette size must be 0 to {tex.MAX_PALETTE}, got {palette}",
             field="sh_palette_size",
         )
     if options.kmeans_iterations < 1:

@@ -320,7 +320,7 @@ def test_writing_rejects_bad_paths_options_and_values(tmp_path: Path) -> None:
     splats = random_splats(50, 1)
     with pytest.raises(InvalidInputError, match=r"ends in \.sog"):
         write_sog(splats, tmp_path / "scene.zip")
-    with pytest.raises(InvalidInputError, match="sh_palette_size"):
+    with pytest.raises(InvalidInputError, match="palette size must be 0 to 65536"):
         write_sog(splats, tmp_path / "a.sog", SogOptions(sh_palette_size=70_000))
     with pytest.raises(InvalidInputError, match="empty"):
         write_sog(splats.take(np.zeros(0, dtype=np.int64)), tmp_path / "a.sog")
